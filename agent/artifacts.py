@@ -1,0 +1,108 @@
+"""Artifact download and cache: by content hash, resumable, verified before use.
+
+A file enters the cache only after its sha256 matched, by an atomic rename, so a file present in
+the cache is a verified one. A partial download is kept as ``.part`` and resumed with an HTTP Range
+request; a hash mismatch deletes it and fails with a clear reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from agent.errors import ArtifactError
+from agent.protocol import ArtifactRef
+
+_CHUNK = 1 << 20
+
+
+class ArtifactCache:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        (self.root / "partial").mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256
+
+    def fetch(self, ref: ArtifactRef, timeout_s: float = 60.0) -> Path:
+        """Return the local path of a verified copy of ``ref``, downloading what is missing."""
+        final = self.path_for(ref.sha256)
+        if final.exists():
+            return final
+        part = self.root / "partial" / (ref.sha256 + ".part")
+        try:
+            self._download(ref, part, timeout_s)
+            digest = _sha256_file(part)
+            if digest != ref.sha256:
+                part.unlink()
+                raise ArtifactError(
+                    "artifact from %s has sha256 %s, expected %s: the file was corrupted or replaced; "
+                    "the partial copy was deleted, send the job again"
+                    % (ref.url, digest[:12], ref.sha256[:12])
+                )
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(str(part), str(final))
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise ArtifactError(
+                    "disk full while storing artifact %s under %s: free space or point --state-dir elsewhere"
+                    % (ref.sha256[:12], self.root)
+                ) from None
+            raise ArtifactError("cannot store artifact %s: %s" % (ref.sha256[:12], exc)) from None
+        return final
+
+    def _download(self, ref: ArtifactRef, part: Path, timeout_s: float) -> None:
+        have = part.stat().st_size if part.exists() else 0
+        if have > ref.size_bytes:
+            part.unlink()
+            have = 0
+        if have == ref.size_bytes and have > 0:
+            return
+        request = urllib.request.Request(ref.url)
+        if have:
+            request.add_header("Range", "bytes=%d-" % have)
+        try:
+            response = urllib.request.urlopen(request, timeout=timeout_s)
+        except urllib.error.HTTPError as exc:
+            raise ArtifactError("artifact server answered %d for %s" % (exc.code, ref.url)) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ArtifactError("cannot reach artifact server at %s: %s" % (ref.url, reason)) from None
+        with response:
+            mode = "ab" if have and response.status == 206 else "wb"
+            written = have if mode == "ab" else 0
+            with open(str(part), mode) as out:
+                while True:
+                    try:
+                        chunk = response.read(_CHUNK)
+                    except OSError as exc:
+                        raise ArtifactError(
+                            "download of %s broke off after %d bytes (%s); it resumes on the next try"
+                            % (ref.url, written, exc)
+                        ) from None
+                    if not chunk:
+                        break
+                    written += len(chunk)
+                    if written > ref.size_bytes:
+                        raise ArtifactError(
+                            "artifact at %s is larger than the %d bytes announced: refused"
+                            % (ref.url, ref.size_bytes)
+                        )
+                    out.write(chunk)
+        if written < ref.size_bytes:
+            raise ArtifactError(
+                "download of %s was truncated: %d of %d bytes; it resumes on the next try"
+                % (ref.url, written, ref.size_bytes)
+            )
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(str(path), "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,125 @@
+"""``edgeprof-agent``: the on-device command (run the service; later install, doctor)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from agent import __version__
+from agent.errors import AgentError
+
+app = typer.Typer(
+    help="edgeprof's on-device agent: receives signed benchmark jobs over MQTT, measures latency, "
+    "throughput, power and accuracy on this device, and reports results that survive restarts.",
+    add_completion=False,
+    no_args_is_help=True,
+)
+
+
+@app.command()
+def run(
+    broker: str = typer.Option(
+        "mqtt://127.0.0.1:1883", help="MQTT broker URL: mqtt://[user:pass@]host[:port] or mqtts://..."
+    ),
+    device_id: str = typer.Option(
+        None, help="This device's id in topics and results [default: local-<hostname>]."
+    ),
+    state_dir: Path = typer.Option(
+        Path.home() / ".local" / "state" / "edgeprof-agent",
+        help="Where the agent keeps its outbox, queued jobs and artifact cache (survives reboots).",
+    ),
+    job_key_file: Optional[Path] = typer.Option(
+        None, help="Hex key shared with the host; jobs not signed with it are refused."
+    ),
+    insecure_accept_unsigned: bool = typer.Option(
+        False, help="Run jobs without checking signatures. Only for a broker nobody else can publish to."
+    ),
+    power: Optional[str] = typer.Option(
+        None, help="Power source to use (ina3221, jtop, nvml, rapl, estimate) [default: best found]."
+    ),
+    target: str = typer.Option("", help="Target profile id this device matches [default: detected]."),
+    log_level: str = typer.Option("INFO", help="DEBUG, INFO, WARNING or ERROR."),
+    exit_with_parent: bool = typer.Option(
+        False, hidden=True, help="Stop when the process that started this one dies (used by `edgeprof demo`)."
+    ),
+) -> None:
+    """Serve benchmark jobs until stopped (SIGTERM or Ctrl-C stop it cleanly)."""
+    from agent.protocol import local_device_id
+    from agent.service import AgentService
+    from agent.signing import load_key
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s agent %(levelname)s %(message)s", stream=sys.stderr
+    )
+    try:
+        if job_key_file is None and not insecure_accept_unsigned:
+            raise AgentError(
+                "no --job-key-file given: pass the host's key file, or --insecure-accept-unsigned"
+            )
+        key = load_key(job_key_file) if job_key_file is not None else None
+        if not target:
+            target = _detect_target()
+        service = AgentService(
+            broker, device_id or local_device_id(), state_dir, key, power=power, target=target
+        )
+    except AgentError as exc:
+        typer.echo("edgeprof-agent: %s" % exc, err=True)
+        raise typer.Exit(2) from None
+    signal.signal(signal.SIGTERM, lambda *_: service.stop())
+    signal.signal(signal.SIGINT, lambda *_: service.stop())
+    if exit_with_parent:
+        _stop_when_orphaned(service)
+    service.run()
+
+
+def _stop_when_orphaned(service: object) -> None:
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        service.stop()  # type: ignore[attr-defined]
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _detect_target() -> str:
+    try:
+        from agent.device_match import match_device
+
+        return match_device().profile_id or ""
+    except Exception:  # detection is a convenience; the profile can be given with --target
+        return ""
+
+
+@app.command()
+def version() -> None:
+    """Print the agent's version and the runtimes it finds."""
+    from agent.runtimes import installed_runtimes
+
+    typer.echo("edgeprof-agent %s (protocol %d)" % (__version__, _protocol_version()))
+    for name, ver in sorted(installed_runtimes().items()):
+        typer.echo("  %s %s" % (name, ver))
+
+
+def _protocol_version() -> int:
+    from agent.protocol import PROTOCOL_VERSION
+
+    return PROTOCOL_VERSION
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The agent's durable state: received jobs and unacknowledged results, in one SQLite file.
+
+A result stays in the outbox until the host acknowledges it (a broker PUBACK only means the broker
+has it; see design.md). Jobs are stored on arrival so that a reboot mid-queue loses none, and their
+ids are remembered so a replayed job is refused. SQLite in WAL mode with synchronous=FULL: a power
+cut loses at most the transaction in flight, never a committed result.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    payload BLOB NOT NULL,
+    state TEXT NOT NULL,            -- queued | running | done
+    attempts INTEGER NOT NULL DEFAULT 0,
+    received_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    result_id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    sends INTEGER NOT NULL DEFAULT 0,
+    last_sent_at REAL
+);
+"""
+
+
+class AgentStore:
+    """Thread-safe wrapper over the agent's SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # jobs ------------------------------------------------------------------------------------------
+    def job_seen(self, job_id: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM jobs WHERE job_id=?", (job_id,)).fetchone() is not None
+
+    def add_job(self, job_id: str, payload: bytes) -> bool:
+        """Store a verified job as queued. False if its id was already known (replay)."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO jobs(job_id, payload, state, received_at) VALUES (?,?,?,?)",
+                (job_id, payload, "queued", time.time()),
+            )
+            return cur.rowcount == 1
+
+    def next_job(self) -> Optional[Tuple[str, bytes, int]]:
+        """Claim the oldest queued job (or one left running by a crash): (id, payload, attempts)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT job_id, payload, attempts FROM jobs WHERE state IN ('queued','running') "
+                "ORDER BY received_at LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            self._db.execute("UPDATE jobs SET state='running', attempts=attempts+1 WHERE job_id=?", (row[0],))
+            return row[0], row[1], row[2] + 1
+
+    def finish_job(self, job_id: str, result_id: str, result_payload: bytes) -> None:
+        """Mark the job done and queue its result, in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO outbox(result_id, job_id, payload, created_at) VALUES (?,?,?,?)",
+                    (result_id, job_id, result_payload, time.time()),
+                )
+                self._db.execute("UPDATE jobs SET state='done' WHERE job_id=?", (job_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def queued_jobs(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM jobs WHERE state!='done'").fetchone()[0]
+
+    # outbox ----------------------------------------------------------------------------------------
+    def pending_results(self, older_than_s: float = 0.0) -> List[Tuple[str, bytes]]:
+        """Unacknowledged results not sent within the last ``older_than_s`` seconds."""
+        cutoff = time.time() - older_than_s
+        with self._lock:
+            return self._db.execute(
+                "SELECT result_id, payload FROM outbox WHERE last_sent_at IS NULL OR last_sent_at <= ? "
+                "ORDER BY created_at",
+                (cutoff,),
+            ).fetchall()
+
+    def mark_sent(self, result_id: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE outbox SET sends=sends+1, last_sent_at=? WHERE result_id=?", (time.time(), result_id)
+            )
+
+    def ack(self, result_ids: List[str]) -> int:
+        with self._lock:
+            cur = self._db.executemany("DELETE FROM outbox WHERE result_id=?", [(r,) for r in result_ids])
+            return cur.rowcount
+
+    def outbox_size(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]

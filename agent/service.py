@@ -1,0 +1,307 @@
+"""The agent's main loop: MQTT in, verified jobs queued durably, one child process per job, results out.
+
+Threads: paho's network loop (callbacks only store and signal), one job runner, one resender that
+republishes unacknowledged results while connected. Everything a thread needs to survive a crash
+or reboot is in ``AgentStore`` before the thread acts on it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from agent import __version__
+from agent.artifacts import ArtifactCache
+from agent.errors import ArtifactError, ProtocolError
+from agent.outbox import AgentStore
+from agent.protocol import (
+    AgentStatus,
+    BenchmarkJob,
+    BenchmarkResult,
+    ResultAck,
+    ack_topic,
+    decode,
+    encode,
+    job_topic,
+    parse_broker_url,
+    result_topic,
+    status_topic,
+)
+from agent.signing import verify_job
+from agent.worker import failed_result
+
+log = logging.getLogger("edgeprof.agent")
+
+#: A job that was running when the agent died this many times is reported failed, not retried.
+MAX_ATTEMPTS = 2
+
+
+class _Interrupted(Exception):
+    """The agent is shutting down while a job's child process runs."""
+
+
+class AgentService:
+    def __init__(
+        self,
+        broker_url: str,
+        device_id: str,
+        state_dir: Path,
+        job_key: Optional[bytes],
+        power: Optional[str] = None,
+        target: str = "",
+        resend_interval_s: float = 10.0,
+    ) -> None:
+        self.broker = parse_broker_url(broker_url)
+        self.device_id = device_id
+        self.state_dir = Path(state_dir)
+        self.job_key = job_key
+        self.power = power
+        self.target = target
+        self.resend_interval_s = resend_interval_s
+        self.store = AgentStore(self.state_dir / "agent.db")
+        self.cache = ArtifactCache(self.state_dir / "artifacts")
+        self.stop_event = threading.Event()
+        self._wake = threading.Event()
+        self._connected = threading.Event()
+        self._child: Optional[subprocess.Popen] = None
+        self._client = self._make_client()
+
+    # MQTT ------------------------------------------------------------------------------------------
+    def _make_client(self) -> Any:
+        import paho.mqtt.client as mqtt
+
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id="edgeprof-agent-" + self.device_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+        )
+        if self.broker["username"]:
+            client.username_pw_set(self.broker["username"], self.broker["password"])
+        if self.broker["tls"]:
+            client.tls_set()
+        client.will_set(status_topic(self.device_id), encode(self._status("offline")), qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _status(self, state: str) -> AgentStatus:
+        from agent.runtimes import installed_runtimes
+
+        try:
+            from agent.power import available as power_available
+
+            sources = list(power_available())
+        except Exception:  # a sensor probe must never stop the agent from reporting presence
+            sources = []
+        return AgentStatus(
+            device_id=self.device_id,
+            state=state,
+            agent_version=__version__,
+            runtimes=installed_runtimes() if state != "offline" else {},
+            power_sources=sources if state != "offline" else [],
+            target=self.target,
+            hostname=socket.gethostname(),
+            ts=time.time(),
+        )
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        log.info("connected to %s:%s", self.broker["host"], self.broker["port"])
+        client.subscribe([(job_topic(self.device_id), 1), (ack_topic(self.device_id), 1)])
+        client.publish(status_topic(self.device_id), encode(self._status("online")), qos=1, retain=True)
+        self._connected.set()
+        self._wake.set()
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        self._connected.clear()
+        if not self.stop_event.is_set():
+            log.warning("lost the broker (%s); reconnecting, results stay in the outbox", reason_code)
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        try:
+            if msg.topic == ack_topic(self.device_id):
+                ack = decode(ResultAck, msg.payload)
+                removed = self.store.ack(ack.result_ids)
+                log.info("host acknowledged %d result(s)", removed)
+            elif msg.topic == job_topic(self.device_id):
+                self._accept_job(msg.payload)
+        except ProtocolError as exc:
+            log.warning("refused a message on %s: %s", msg.topic, exc)
+
+    def _accept_job(self, payload: bytes) -> None:
+        job = decode(BenchmarkJob, payload)
+        if job.device_id != self.device_id:
+            raise ProtocolError("job %s is addressed to %s, not this device" % (job.job_id, job.device_id))
+        if self.job_key is not None:
+            verify_job(job, self.job_key, time.time(), self.store.job_seen)
+        if not self.store.add_job(job.job_id, bytes(payload)):
+            raise ProtocolError("job %s was already received: replay refused" % job.job_id)
+        log.info("queued job %s (%s, %s)", job.job_id, job.variant_id, job.runtime)
+        self._wake.set()
+
+    def _publish_pending(self, older_than_s: float) -> None:
+        if not self._connected.is_set():
+            return
+        for result_id, payload in self.store.pending_results(older_than_s):
+            info = self._client.publish(result_topic(self.device_id), payload, qos=1)
+            if info.rc == 0:
+                self.store.mark_sent(result_id)
+
+    # jobs ------------------------------------------------------------------------------------------
+    def _run_one(self) -> bool:
+        claimed = self.store.next_job()
+        if claimed is None:
+            return False
+        job_id, payload, attempts = claimed
+        job = decode(BenchmarkJob, payload)
+        started = time.time()
+        if attempts > MAX_ATTEMPTS:
+            result = failed_result(
+                job, "the agent stopped during this job %d times; not retried" % (attempts - 1), started
+            )
+        elif job.expires_at < started:
+            result = failed_result(job, "job expired before it could run (queue too long?)", started)
+        else:
+            try:
+                result = self._execute(job, started)
+            except _Interrupted:
+                return False  # shutdown mid-job: it stays 'running' and is retried after a restart
+        self.store.finish_job(job_id, result.result_id, encode(result))
+        log.info(
+            "job %s finished: %s%s",
+            job_id,
+            result.status,
+            (" (" + result.error + ")") if result.error else "",
+        )
+        self._publish_pending(0.0)
+        return True
+
+    def _execute(self, job: BenchmarkJob, started: float) -> BenchmarkResult:
+        try:
+            model_path = self.cache.fetch(job.model)
+            eval_path = self.cache.fetch(job.eval_data) if job.eval_data else None
+        except ArtifactError as exc:
+            return failed_result(job, str(exc), started)
+        work = self.state_dir / "work" / job.job_id
+        work.mkdir(parents=True, exist_ok=True)
+        spec = work / "spec.json"
+        out = work / "result.json"
+        spec.write_text(
+            json.dumps(
+                {
+                    "job": json.loads(encode(job)),
+                    "model_path": str(model_path),
+                    "eval_path": str(eval_path) if eval_path else None,
+                    "power": self.power,
+                }
+            )
+        )
+        stderr_path = work / "stderr.log"
+        with open(str(stderr_path), "wb") as err:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "agent.worker", str(spec), str(out)], stdout=err, stderr=err
+            )
+            try:
+                rc = self._wait_child(job.deadline_s)
+            finally:
+                self._child = None
+        if rc is None:
+            return failed_result(
+                job, "job ran past its deadline of %.0f s and was killed" % job.deadline_s, started
+            )
+        if self.stop_event.is_set() and rc != 0:
+            raise _Interrupted()
+        if rc != 0 or not out.exists():
+            tail = stderr_path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            return failed_result(job, "benchmark process exited with code %s: %s" % (rc, tail[0]), started)
+        try:
+            return decode(BenchmarkResult, out.read_bytes())
+        except ProtocolError as exc:
+            return failed_result(job, "benchmark process wrote an invalid result: %s" % exc, started)
+
+    def _wait_child(self, deadline_s: float) -> Optional[int]:
+        child = self._child
+        assert child is not None
+        end = time.monotonic() + deadline_s
+        while True:
+            rc = child.poll()
+            if rc is not None:
+                return rc
+            if self.stop_event.is_set() or time.monotonic() > end:
+                child.terminate()
+                try:
+                    child.wait(5)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+                return None if not self.stop_event.is_set() else -15
+            time.sleep(0.05)
+
+    def _job_loop(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                if self._run_one():
+                    continue
+            except Exception:  # the loop must survive any one job's failure
+                log.exception("job runner error")
+            self._wake.wait(1.0)
+            self._wake.clear()
+
+    def _resend_loop(self) -> None:
+        while not self.stop_event.wait(self.resend_interval_s):
+            try:
+                self._publish_pending(self.resend_interval_s)
+            except Exception:
+                log.exception("resend error")
+
+    # lifecycle -------------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Connect (retrying), serve until ``stop_event`` is set, then shut down cleanly."""
+        self._client.connect_async(self.broker["host"], self.broker["port"], keepalive=30)
+        self._client.loop_start()
+        runner = threading.Thread(target=self._job_loop, name="jobs", daemon=True)
+        resender = threading.Thread(target=self._resend_loop, name="resend", daemon=True)
+        runner.start()
+        resender.start()
+        log.info(
+            "agent %s serving as %s (%d queued job(s), %d unacknowledged result(s))",
+            __version__,
+            self.device_id,
+            self.store.queued_jobs(),
+            self.store.outbox_size(),
+        )
+        try:
+            self.stop_event.wait()
+        finally:
+            runner.join(10)
+            resender.join(2)
+            if self._connected.is_set():
+                info = self._client.publish(
+                    status_topic(self.device_id), encode(self._status("offline")), qos=1, retain=True
+                )
+                try:
+                    info.wait_for_publish(2)
+                except (RuntimeError, ValueError):
+                    pass
+            self._client.disconnect()
+            self._client.loop_stop()
+            self.store.close()
+            log.info("agent stopped")
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self._wake.set()

@@ -1,0 +1,196 @@
+"""Runs one benchmark job in a child process: ``python -m agent.worker SPEC.json RESULT.json``.
+
+The service starts this with a deadline, so a runtime that segfaults or hangs cannot take the
+agent down. The spec holds the verified job and the local paths of its verified artifacts; the
+result is a ``BenchmarkResult`` written atomically. Errors the worker understands become a
+``failed`` result with one clear line; anything else exits non-zero and the service reports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from agent import __version__
+from agent.errors import AgentError, InferenceError, SensorError
+from agent.harness import EvalSet, evaluate_accuracy, fixed_batch_size, measure, synthetic_eval_set
+from agent.protocol import BenchmarkJob, BenchmarkResult, Measurement, encode, from_dict
+from agent.runtimes import get_runtime
+
+#: Seconds of idle power measured before the first window, when the sensor is real.
+IDLE_MEASURE_S = 1.0
+
+
+def load_eval_set(path: Path) -> EvalSet:
+    """Read the evaluation artifact the host packs: ``input:<name>``, ``labels``, ``reference:0``."""
+    try:
+        with np.load(str(path), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception as exc:
+        raise InferenceError("evaluation data %s is unreadable: %s" % (path.name, exc)) from None
+    inputs = {k[len("input:") :]: v for k, v in arrays.items() if k.startswith("input:")}
+    if not inputs:
+        raise InferenceError("evaluation data %s has no 'input:<name>' arrays" % path.name)
+    return EvalSet(inputs, labels=arrays.get("labels"), reference=arrays.get("reference:0"))
+
+
+def _open_sampler(prefer: Optional[str], notes: List[str]) -> Any:
+    try:
+        from agent.power import discover
+        from agent.power.sampler import PowerSampler
+
+        sensor = discover(prefer=prefer)
+        sampler = PowerSampler(sensor)
+        sampler.start()
+        return sampler
+    except (SensorError, ImportError) as exc:
+        notes.append("no power sensor: %s" % exc)
+        return None
+
+
+def run_job(
+    job: BenchmarkJob, model_path: Path, eval_path: Optional[Path], power: Optional[str]
+) -> Dict[str, Any]:
+    started = time.time()
+    env_notes: List[str] = []
+    base = dict(
+        result_id=uuid.uuid4().hex,
+        job_id=job.job_id,
+        run_id=job.run_id,
+        variant_id=job.variant_id,
+        device_id=job.device_id,
+        runtime=job.runtime,
+        precision=job.precision,
+        started_at=started,
+        agent_version=__version__,
+    )
+    environment = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "system": platform.platform(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "notes": env_notes,
+    }
+    cls = get_runtime(job.runtime)
+    runtime = cls(job.runtime_options)
+    runtime_version = cls.version()
+    runtime.load(model_path)
+    data = load_eval_set(eval_path) if eval_path is not None else synthetic_eval_set(runtime)
+    fixed = fixed_batch_size(runtime)
+
+    sampler = _open_sampler(power, env_notes)
+    idle_w = None
+    measurements: List[Measurement] = []
+    try:
+        if sampler is not None:
+            environment["power_source"] = sampler.sensor.source
+            if not sampler.sensor.estimated:
+                try:
+                    idle_w = sampler.measure_idle(IDLE_MEASURE_S)
+                except SensorError as exc:
+                    env_notes.append("idle power not measured: %s" % exc)
+        for batch in job.batch_sizes:
+            if fixed is not None and batch != fixed:
+                env_notes.append(
+                    "batch %d skipped: the model's batch axis is fixed to %d (export it with a dynamic "
+                    "batch axis to sweep batch sizes)" % (batch, fixed)
+                )
+                continue
+            measurements.append(
+                measure(
+                    runtime,
+                    data,
+                    batch,
+                    warmup_s=job.warmup_s,
+                    min_duration_s=job.min_duration_s,
+                    min_queries=job.min_queries,
+                    sampler=sampler,
+                    idle_w=idle_w,
+                )
+            )
+    finally:
+        if sampler is not None:
+            sampler.stop()
+    accuracy = None
+    if eval_path is not None:
+        acc_batch = fixed or max(job.batch_sizes)
+        accuracy = evaluate_accuracy(runtime, data, acc_batch, job.max_accuracy_samples)
+    runtime.close()
+    status = "ok" if measurements else "failed"
+    error = "" if measurements else "no batch size could be measured: " + "; ".join(env_notes)
+    result = BenchmarkResult(
+        status=status,
+        error=error,
+        finished_at=time.time(),
+        runtime_version=runtime_version,
+        measurements=measurements,
+        accuracy=accuracy,
+        environment=environment,
+        **base,
+    )
+    return json.loads(encode(result))
+
+
+def failed_result(job: BenchmarkJob, error: str, started: float) -> BenchmarkResult:
+    """The result sent when a job could not run at all (bad artifact, crash, deadline)."""
+    return BenchmarkResult(
+        result_id=uuid.uuid4().hex,
+        job_id=job.job_id,
+        run_id=job.run_id,
+        variant_id=job.variant_id,
+        device_id=job.device_id,
+        status="failed",
+        runtime=job.runtime,
+        precision=job.precision,
+        started_at=started,
+        finished_at=time.time(),
+        agent_version=__version__,
+        error=error,
+    )
+
+
+def _exit_when_orphaned() -> None:
+    """If the agent dies (even by SIGKILL), stop too instead of running on unsupervised."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
+def main(argv: List[str]) -> int:
+    _exit_when_orphaned()
+    spec_path, out_path = Path(argv[0]), Path(argv[1])
+    spec = json.loads(spec_path.read_text())
+    job = from_dict(BenchmarkJob, spec["job"])
+    started = time.time()
+    try:
+        result = run_job(
+            job,
+            Path(spec["model_path"]),
+            Path(spec["eval_path"]) if spec.get("eval_path") else None,
+            spec.get("power"),
+        )
+    except AgentError as exc:
+        result = json.loads(encode(failed_result(job, str(exc), started)))
+    tmp = out_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result))
+    os.replace(str(tmp), str(out_path))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,253 @@
+"""``edgeprof``: the workstation command (demo, optimize, report, targets, keygen)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from pipeline import __version__
+
+app = typer.Typer(
+    help=(
+        "edgeprof measures which build of your model (precision x runtime x batch size), on which device, "
+        "serves the most inferences per joule within your accuracy and latency budget. It builds the "
+        "variants here, has edgeprof agents measure them on the devices over MQTT, and ranks what they "
+        "measured on a Pareto front."
+    ),
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+_state = {"debug": False}
+
+
+def _targets_app() -> typer.Typer | None:
+    try:
+        from pipeline.cli_targets import app as targets_app
+    except ImportError:  # pragma: no cover - the targets catalogue ships with the package
+        return None
+    return targets_app
+
+
+_t = _targets_app()
+if _t is not None:
+    app.add_typer(_t, name="targets", help="List and show device profiles (targets/).")
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if version:
+        typer.echo(f"edgeprof {__version__}")
+        raise typer.Exit()
+    if sys.version_info < (3, 10):  # noqa: UP036 - the package installs on 3.8 for the agent
+        typer.echo("edgeprof: the host side needs Python 3.10 or newer (the agent runs on 3.8+)", err=True)
+        raise typer.Exit(2)
+
+
+def _csv_ints(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{flag} takes comma-separated integers, for example 1,8") from None
+    if not values or any(v < 1 for v in values):
+        raise typer.BadParameter(f"{flag} takes positive integers, for example 1,8")
+    return values
+
+
+def _csv(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _run_optimize(opts: object) -> None:
+    from agent.errors import AgentError
+    from pipeline.errors import PipelineError
+    from pipeline.optimize import optimize
+
+    console = Console()
+    try:
+        optimize(opts, console)  # type: ignore[arg-type]
+    except (PipelineError, AgentError) as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(f"edgeprof: error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo(
+            "edgeprof: interrupted; results already received are kept in the output folder's database",
+            err=True,
+        )
+        raise typer.Exit(130) from None
+
+
+_BROKER_HELP = (
+    "MQTT broker URL (mqtt://host:port, mqtts://…). Default: start an embedded broker on 127.0.0.1."
+)
+_TARGETS_HELP = "Devices to measure on: 'local' (an agent started here) and/or device ids of running agents."
+
+
+@app.command()
+def optimize(
+    model: Path = typer.Argument(..., help="The ONNX model to optimise (a classifier: outputs are logits)."),
+    calib: Path | None = typer.Option(
+        None, help="Calibration data for INT8: .npz with one array per model input (or .npy for one input)."
+    ),
+    eval: Path | None = typer.Option(  # noqa: A002 - the flag is --eval
+        None,
+        help="Evaluation data: .npz with arrays named by the model's inputs and an optional 'labels' array.",
+    ),
+    out: Path = typer.Option(
+        Path("edgeprof-out"), help="Output folder: report.html, results.json, results.db."
+    ),
+    broker: str | None = typer.Option(None, help=_BROKER_HELP),
+    targets: str = typer.Option("local", help=_TARGETS_HELP),
+    batch: str = typer.Option("1,8", help="Batch sizes to sweep, comma-separated."),
+    precisions: str = typer.Option(
+        "fp32,int8-static,int8-dynamic,fp16",
+        help="Precisions to build: fp32, int8-static, int8-dynamic, fp16.",
+    ),
+    sla_p99_ms: float | None = typer.Option(
+        None, help="Latency budget: p99 per query in ms; slower builds are off the front."
+    ),
+    max_accuracy_loss: float | None = typer.Option(
+        None, help="Accuracy budget: largest absolute top-1 loss against FP32 (0.01 = 1 percentage point)."
+    ),
+    min_duration: float = typer.Option(2.0, help="Seconds each timed window lasts at least (after warm-up)."),
+    warmup: float = typer.Option(0.5, help="Seconds of untimed warm-up before each window."),
+    job_key_file: Path | None = typer.Option(
+        None,
+        help="Key shared with the agents to sign jobs [default: ~/.config/edgeprof/job.key, created if absent].",
+    ),
+    serve_host: str = typer.Option(
+        "127.0.0.1", help="Address the artifact server binds (0.0.0.0 for remote devices)."
+    ),
+    advertise_host: str | None = typer.Option(
+        None, help="Host name devices use to reach the artifact server."
+    ),
+    power: str | None = typer.Option(None, help="Power source for the local agent (default: best found)."),
+) -> None:
+    """Build variants of MODEL, measure them on the target devices, and write a ranked report."""
+    from pipeline.optimize import OptimizeOptions
+
+    _run_optimize(
+        OptimizeOptions(
+            model=model,
+            out=out,
+            calib=calib,
+            eval=eval,
+            broker=broker,
+            targets=_csv(targets) or ["local"],
+            batch_sizes=_csv_ints(batch, "--batch"),
+            precisions=_csv(precisions),
+            sla_p99_ms=sla_p99_ms,
+            max_accuracy_loss=max_accuracy_loss,
+            min_duration_s=min_duration,
+            warmup_s=warmup,
+            job_key_file=job_key_file,
+            serve_host=serve_host,
+            advertise_host=advertise_host,
+            power=power,
+        )
+    )
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(
+        Path("edgeprof-out"), help="Output folder for report.html, results.json, results.db."
+    ),
+    broker: str | None = typer.Option(None, help=_BROKER_HELP),
+    min_duration: float = typer.Option(2.0, help="Seconds each timed window lasts at least."),
+) -> None:
+    """Run the whole flow on the bundled digits CNN: embedded broker, local agent, FP32/INT8/FP16 builds."""
+    from pipeline.demo_model import DEMO_CALIB_PATH, DEMO_EVAL_PATH, DEMO_MODEL_PATH
+    from pipeline.optimize import OptimizeOptions
+
+    _run_optimize(
+        OptimizeOptions(
+            model=DEMO_MODEL_PATH,
+            out=out,
+            calib=DEMO_CALIB_PATH,
+            eval=DEMO_EVAL_PATH,
+            broker=broker,
+            min_duration_s=min_duration,
+            job_key_file=out / "job.key",
+        )
+    )
+
+
+@app.command()
+def report(
+    out: Path = typer.Argument(Path("edgeprof-out"), help="An output folder written by optimize or demo."),
+    run_id: str | None = typer.Option(None, help="Which run [default: the latest]."),
+) -> None:
+    """Rebuild report.html and results.json from the results database, and print the table."""
+    from pipeline.optimize import _write_outputs, document_for_run
+    from pipeline.results_db import ResultsDB
+
+    db_path = out / "results.db"
+    if not db_path.exists():
+        typer.echo(
+            f"edgeprof: error: {db_path} does not exist: run `edgeprof optimize` or `edgeprof demo` first",
+            err=True,
+        )
+        raise typer.Exit(1)
+    db = ResultsDB(db_path)
+    try:
+        run = run_id or db.latest_run()
+        if run is None:
+            typer.echo(f"edgeprof: error: {db_path} holds no run yet", err=True)
+            raise typer.Exit(1)
+        try:
+            doc = document_for_run(db, run)
+        except KeyError:
+            typer.echo(f"edgeprof: error: no run {run!r} in {db_path}", err=True)
+            raise typer.Exit(1) from None
+        _write_outputs(out, doc, Console())
+    finally:
+        db.close()
+
+
+@app.command()
+def keygen(
+    path: Path = typer.Argument(
+        Path.home() / ".config" / "edgeprof" / "job.key", help="Where to write the key."
+    ),
+    force: bool = typer.Option(
+        False, help="Overwrite an existing key (agents holding the old one will refuse jobs)."
+    ),
+) -> None:
+    """Create the key that signs jobs; copy it to each device and pass it to `edgeprof-agent run --job-key-file`."""
+    from agent.signing import create_key
+
+    if path.exists() and not force:
+        typer.echo(f"edgeprof: error: {path} exists; use --force to replace it", err=True)
+        raise typer.Exit(1)
+    create_key(path)
+    typer.echo(f"wrote {path} (mode 600)")
+
+
+def main() -> None:
+    try:
+        app()
+    except Exception as exc:  # last line of defence: one line unless --debug
+        if "--debug" in sys.argv:
+            raise
+        typer.echo(
+            f"edgeprof: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

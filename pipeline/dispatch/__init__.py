@@ -1,0 +1,1 @@
+"""Getting jobs to devices and results back: the host's MQTT connection and the local agent."""

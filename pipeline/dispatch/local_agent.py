@@ -1,0 +1,94 @@
+"""A local agent in a separate process, connected to the broker exactly as a device would be."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline.errors import DispatchError
+
+
+class LocalAgent:
+    """``start()`` launches ``edgeprof-agent run``; ``stop()`` ends it with SIGTERM (then SIGKILL)."""
+
+    def __init__(
+        self,
+        broker_url: str,
+        device_id: str,
+        state_dir: Path,
+        job_key_file: Path,
+        log_path: Path,
+        power: str | None = None,
+    ) -> None:
+        self.broker_url = broker_url
+        self.device_id = device_id
+        self.state_dir = Path(state_dir)
+        self.job_key_file = Path(job_key_file)
+        self.log_path = Path(log_path)
+        self.power = power
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "agent.cli",
+            "run",
+            "--broker",
+            self.broker_url,
+            "--device-id",
+            self.device_id,
+            "--state-dir",
+            str(self.state_dir),
+            "--job-key-file",
+            str(self.job_key_file),
+            "--exit-with-parent",
+        ]
+        if self.power:
+            cmd += ["--power", self.power]
+        return cmd
+
+    def start(self) -> LocalAgent:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed in stop()
+        self._log = log
+        self._proc = subprocess.Popen(
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(os.environ),
+        )
+        return self
+
+    def check_alive(self) -> None:
+        if self._proc is not None and self._proc.poll() is not None:
+            tail = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
+            raise DispatchError(
+                f"the local agent exited with code {self._proc.returncode}: "
+                + (" | ".join(tail) or "no output")
+                + f" (full log: {self.log_path})"
+            )
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._log.close()
+        self._proc = None
+
+    def __enter__(self) -> LocalAgent:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

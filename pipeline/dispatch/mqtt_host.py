@@ -1,0 +1,169 @@
+"""The host's MQTT connection: device presence in, signed jobs out, results in, acks out.
+
+A result is acknowledged only after it is committed to the results DB, so the agent drops it from
+its outbox only once it is safe here (end-to-end acknowledgement, design.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from typing import Any
+
+from agent.errors import ProtocolError
+from agent.protocol import (
+    RESULT_WILDCARD,
+    STATUS_WILDCARD,
+    AgentStatus,
+    BenchmarkJob,
+    BenchmarkResult,
+    ResultAck,
+    ack_topic,
+    decode,
+    device_id_from_topic,
+    encode,
+    job_topic,
+    parse_broker_url,
+)
+from pipeline.errors import BrokerError, DispatchError
+from pipeline.results_db import ResultsDB
+
+log = logging.getLogger("edgeprof.dispatch")
+
+
+class MQTTHost:
+    def __init__(self, broker_url: str, db: ResultsDB | None = None) -> None:
+        try:
+            self.broker = parse_broker_url(broker_url)
+        except ProtocolError as exc:
+            raise BrokerError(f"{exc}") from None
+        self.url = broker_url
+        self.db = db
+        self.devices: dict[str, AgentStatus] = {}
+        self.results: queue.Queue[BenchmarkResult] = queue.Queue()
+        self.rejected: list[str] = []
+        self._connected = threading.Event()
+        self._connect_error: str | None = None
+        self._lock = threading.Lock()
+        self._client = self._make_client()
+
+    def _make_client(self) -> Any:
+        import paho.mqtt.client as mqtt
+
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id="edgeprof-host-" + uuid.uuid4().hex[:12],
+            clean_session=True,
+            protocol=mqtt.MQTTv311,
+        )
+        if self.broker["username"]:
+            client.username_pw_set(self.broker["username"], self.broker["password"])
+        if self.broker["tls"]:
+            client.tls_set()
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    # lifecycle -------------------------------------------------------------------------------------
+    def connect(self, timeout_s: float = 10.0) -> None:
+        """Connect or raise BrokerError with the reason and what to check."""
+        where = f"{self.broker['host']}:{self.broker['port']}"
+        try:
+            self._client.connect(self.broker["host"], self.broker["port"], keepalive=30)
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise BrokerError(
+                f"cannot reach the MQTT broker at {where}: {reason}. Start the broker, or check --broker "
+                "(omit it to use the embedded one)"
+            ) from None
+        self._client.loop_start()
+        if not self._connected.wait(timeout_s):
+            self._client.loop_stop()
+            raise BrokerError(
+                f"the MQTT broker at {where} did not accept the connection within {timeout_s:.0f} s"
+                + (f": {self._connect_error}" if self._connect_error else "")
+            )
+
+    def close(self) -> None:
+        self._connected.clear()
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # callbacks -------------------------------------------------------------------------------------
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        if reason_code.is_failure:
+            self._connect_error = str(reason_code)
+            return
+        client.subscribe([(STATUS_WILDCARD, 1), (RESULT_WILDCARD, 1)])
+        self._connected.set()
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        if self._connected.is_set():
+            log.warning("lost the MQTT broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        try:
+            device_id = device_id_from_topic(msg.topic)
+            if msg.topic.endswith("/status"):
+                if not msg.payload:
+                    return  # a cleared retained message
+                status = decode(AgentStatus, msg.payload)
+                if status.device_id != device_id:
+                    raise ProtocolError(f"status for {status.device_id} published on {device_id}'s topic")
+                with self._lock:
+                    self.devices[device_id] = status
+                if self.db is not None:
+                    self.db.set_device(device_id, encode(status).decode())
+            elif msg.topic.endswith("/results"):
+                if self.db is None:
+                    return  # not yet able to store it: unacked, so the agent sends it again
+                result = decode(BenchmarkResult, msg.payload)
+                if result.device_id != device_id:
+                    raise ProtocolError(f"result for {result.device_id} published on {device_id}'s topic")
+                new = self.db.add_result(result)
+                client.publish(ack_topic(device_id), encode(ResultAck([result.result_id])), qos=1)
+                if new:
+                    self.results.put(result)
+        except ProtocolError as exc:
+            log.warning("ignored a message on %s: %s", msg.topic, exc)
+            self.rejected.append(f"{msg.topic}: {exc}")
+
+    # operations ------------------------------------------------------------------------------------
+    def wait_for_devices(self, device_ids: list[str], timeout_s: float) -> None:
+        """Block until every device has announced itself online, or raise DispatchError."""
+        end = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                missing = [
+                    d for d in device_ids if d not in self.devices or self.devices[d].state == "offline"
+                ]
+            if not missing:
+                return
+            if time.monotonic() > end:
+                raise DispatchError(
+                    f"device(s) {', '.join(missing)} did not come online on {self.url} within "
+                    f"{timeout_s:.0f} s: start `edgeprof-agent run --broker {self.url}` there, or check the id"
+                )
+            time.sleep(0.1)
+
+    def online_devices(self) -> dict[str, AgentStatus]:
+        with self._lock:
+            return {k: v for k, v in self.devices.items() if v.state != "offline"}
+
+    def send_job(self, job: BenchmarkJob, timeout_s: float = 10.0) -> None:
+        info = self._client.publish(job_topic(job.device_id), encode(job), qos=1)
+        try:
+            info.wait_for_publish(timeout_s)
+        except (RuntimeError, ValueError) as exc:
+            raise DispatchError(f"could not publish job {job.job_id} to {job.device_id}: {exc}") from None
+        if not info.is_published():
+            raise DispatchError(
+                f"the broker did not acknowledge job {job.job_id} within {timeout_s:.0f} s: is it still up?"
+            )

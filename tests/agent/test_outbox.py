@@ -1,0 +1,50 @@
+"""The agent's durable store: results survive a restart until acked; jobs are claimed once and in order."""
+
+from __future__ import annotations
+
+from agent.outbox import AgentStore
+
+
+def test_results_survive_reopen_until_acked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "agent.db"
+    store = AgentStore(db)
+    assert store.add_job("j1", b"{}")
+    store.next_job()
+    store.finish_job("j1", "r1", b'{"x":1}')
+    store.close()
+
+    reopened = AgentStore(db)
+    assert [rid for rid, _ in reopened.pending_results()] == ["r1"]
+    assert reopened.ack(["r1"]) == 1
+    assert reopened.pending_results() == []
+    reopened.close()
+
+
+def test_replayed_job_id_is_not_queued_twice(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = AgentStore(tmp_path / "a.db")
+    assert store.add_job("j1", b"a")
+    assert not store.add_job("j1", b"b")
+    assert store.job_seen("j1") and not store.job_seen("j2")
+
+
+def test_jobs_are_claimed_in_arrival_order_and_a_crash_leaves_them_claimable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "a.db"
+    store = AgentStore(db)
+    store.add_job("first", b"1")
+    store.add_job("second", b"2")
+    assert store.next_job() == ("first", b"1", 1)
+    store.close()
+    # the agent died while running "first": after a restart it is claimed again, attempt 2
+    again = AgentStore(db)
+    assert again.next_job() == ("first", b"1", 2)
+    again.finish_job("first", "r", b"{}")
+    assert again.next_job() == ("second", b"2", 1)
+
+
+def test_recently_sent_results_are_not_resent_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = AgentStore(tmp_path / "a.db")
+    store.add_job("j", b"")
+    store.finish_job("j", "r", b"{}")
+    store.mark_sent("r")
+    assert store.pending_results(older_than_s=60) == []
+    assert [r for r, _ in store.pending_results(older_than_s=0)] == ["r"]

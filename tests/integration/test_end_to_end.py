@@ -1,0 +1,131 @@
+"""The main job end to end: real broker, real agent process, real runtime, real files.
+
+Runs ``edgeprof optimize`` as a user would (a subprocess), against the embedded amqtt broker and
+against Mosquitto, and checks the public ``results.json`` contract and the report.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.demo_model import DEMO_CALIB_PATH, DEMO_EVAL_PATH, DEMO_MODEL_PATH
+
+pytestmark = pytest.mark.integration
+
+RECORD_FIELDS = {
+    "id",
+    "runtime",
+    "precision",
+    "device_id",
+    "target",
+    "batch_size",
+    "throughput_ips",
+    "latency_ms",
+    "samples",
+    "duration_s",
+    "power",
+    "energy_j_per_inference",
+    "inferences_per_joule",
+    "accuracy",
+    "pareto_rank",
+    "valid",
+    "notes",
+}
+
+
+def run_edgeprof(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def optimize_args(out: Path, *extra: str) -> list[str]:
+    return [
+        "optimize",
+        str(DEMO_MODEL_PATH),
+        "--calib",
+        str(DEMO_CALIB_PATH),
+        "--eval",
+        str(DEMO_EVAL_PATH),
+        "--out",
+        str(out),
+        "--precisions",
+        "fp32,int8-static",
+        "--batch",
+        "1,8",
+        "--min-duration",
+        "1.0",
+        "--warmup",
+        "0.1",
+        "--job-key-file",
+        str(out.parent / "job.key"),
+        *extra,
+    ]
+
+
+def check_results(out: Path) -> dict:  # type: ignore[type-arg]
+    doc = json.loads((out / "results.json").read_text())
+    records = doc["variants"]
+    assert {(r["variant_id"], r["batch_size"]) for r in records} == {
+        ("ort-fp32", 1),
+        ("ort-fp32", 8),
+        ("ort-int8-static", 1),
+        ("ort-int8-static", 8),
+    }
+    for r in records:
+        assert RECORD_FIELDS <= set(r), RECORD_FIELDS - set(r)
+        assert set(r["latency_ms"]) >= {"p50", "p90", "p99", "mean"}
+        assert r["latency_ms"]["p50"] <= r["latency_ms"]["p99"]
+        assert r["throughput_ips"] > 0 and r["samples"] >= r["batch_size"]
+        assert r["power"]["estimated"] is True and r["power"]["source"].startswith("estimate")
+        assert r["power"]["samples"] >= 2
+        assert r["accuracy"]["top1"] > 0.9 and r["accuracy"]["reference_top1"] > 0.9
+        assert r["accuracy"]["loss_abs"] == pytest.approx(
+            r["accuracy"]["reference_top1"] - r["accuracy"]["top1"]
+        )
+        assert r["inferences_per_joule"] == pytest.approx(1 / r["energy_j_per_inference"])
+    front = [r for r in records if r["pareto_rank"] == 0]
+    assert front, "the Pareto front is empty"
+    assert doc["recommended"]["id"] in {r["id"] for r in front}
+    html = (out / "report.html").read_text()
+    assert doc["recommended"]["id"].split("/")[0] in html
+    return doc
+
+
+def test_optimize_over_the_embedded_broker(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_edgeprof(*optimize_args(out))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    doc = check_results(out)
+    assert "Recommended" in proc.stdout
+    # every record was measured by the agent process and came back over MQTT
+    assert all(r["device_id"].startswith("local-") for r in doc["variants"])
+
+    # `report` rebuilds the same ranking from the database alone
+    (out / "results.json").unlink()
+    again = run_edgeprof("report", str(out))
+    assert again.returncode == 0, again.stderr
+    rebuilt = json.loads((out / "results.json").read_text())
+    assert [r["id"] for r in rebuilt["variants"]] == [r["id"] for r in doc["variants"]]
+    assert rebuilt["recommended"]["id"] == doc["recommended"]["id"]
+
+
+@pytest.mark.mqtt
+def test_optimize_over_mosquitto(tmp_path: Path, mosquitto) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    proc = run_edgeprof(*optimize_args(out, "--broker", mosquitto.url))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    check_results(out)
+
+
+@pytest.mark.mqtt
+def test_optimize_over_the_ci_mosquitto(tmp_path: Path, ci_mosquitto_url: str) -> None:
+    out = tmp_path / "out"
+    proc = run_edgeprof(*optimize_args(out, "--broker", ci_mosquitto_url))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    check_results(out)
