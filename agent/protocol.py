@@ -181,7 +181,7 @@ class LatencyStats:
 class PowerReport:
     """Power over the measured window, with where it came from.
 
-    ``source`` names the sensor ("ina3221:VDD_IN", "rapl:package-0", "nvml:gpu0", "estimate:cpu-time").
+    ``source`` names the sensor ("ina3221:VDD_IN", "rapl:package-0", "nvml:gpu0", "estimate:cpu-load").
     ``estimated`` is True for anything that is not a measurement; ``method`` says how it was obtained.
     """
 
@@ -297,9 +297,7 @@ def decode(cls: Type[T], payload: Union[bytes, str]) -> T:
     if isinstance(payload, str):
         payload = payload.encode("utf-8")
     if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ProtocolError(
-            "message of %d bytes exceeds the %d-byte limit" % (len(payload), MAX_PAYLOAD_BYTES)
-        )
+        raise ProtocolError("message of %d bytes exceeds the %d-byte limit" % (len(payload), MAX_PAYLOAD_BYTES))
     try:
         data = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict
 
 from agent.errors import ProtocolError
-from agent.protocol import BenchmarkJob, to_dict
+from agent.protocol import BenchmarkJob, decode, encode, to_dict
 
 ALG = "hmac-sha256"
 #: A job issued this far in the future is refused: the two clocks disagree too much to trust expiry.
@@ -58,7 +58,8 @@ def _canonical(job_dict: Dict[str, Any]) -> bytes:
 
 
 def sign_job(job: BenchmarkJob, key: bytes) -> BenchmarkJob:
-    unsigned = dataclasses.replace(job, signature="", signature_alg=ALG)
+    # Sign the job as the agent will decode it (ints in float fields become floats, and so on).
+    unsigned = decode(BenchmarkJob, encode(dataclasses.replace(job, signature="", signature_alg=ALG)))
     mac = hmac.new(key, _canonical(to_dict(unsigned)), hashlib.sha256).hexdigest()
     return dataclasses.replace(unsigned, signature=mac)
 

@@ -26,8 +26,13 @@ from agent.harness import EvalSet, evaluate_accuracy, fixed_batch_size, measure,
 from agent.protocol import BenchmarkJob, BenchmarkResult, Measurement, encode, from_dict
 from agent.runtimes import get_runtime
 
-#: Seconds of idle power measured before the first window, when the sensor is real.
+#: Seconds of idle power measured before the first window, when the sensor is real (at least
+#: six sensor periods, so slow sensors such as jtop at 2 Hz still give a valid figure).
 IDLE_MEASURE_S = 1.0
+
+
+def idle_seconds(sensor: Any) -> float:
+    return max(IDLE_MEASURE_S, 6.0 / sensor.nominal_rate_hz, getattr(sensor, "min_window_s", 0.0) * 1.2)
 
 
 def load_eval_set(path: Path) -> EvalSet:
@@ -57,9 +62,7 @@ def _open_sampler(prefer: Optional[str], notes: List[str]) -> Any:
         return None
 
 
-def run_job(
-    job: BenchmarkJob, model_path: Path, eval_path: Optional[Path], power: Optional[str]
-) -> Dict[str, Any]:
+def run_job(job: BenchmarkJob, model_path: Path, eval_path: Optional[Path], power: Optional[str]) -> Dict[str, Any]:
     started = time.time()
     env_notes: List[str] = []
     base = dict(
@@ -96,7 +99,7 @@ def run_job(
             environment["power_source"] = sampler.sensor.source
             if not sampler.sensor.estimated:
                 try:
-                    idle_w = sampler.measure_idle(IDLE_MEASURE_S)
+                    idle_w = sampler.measure_idle(idle_seconds(sampler.sensor))
                 except SensorError as exc:
                     env_notes.append("idle power not measured: %s" % exc)
         for batch in job.batch_sizes:
@@ -121,6 +124,7 @@ def run_job(
     finally:
         if sampler is not None:
             sampler.stop()
+            sampler.sensor.close()
     accuracy = None
     if eval_path is not None:
         acc_batch = fixed or max(job.batch_sizes)

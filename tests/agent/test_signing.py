@@ -55,3 +55,10 @@ def test_bad_key_file_names_the_file(tmp_path) -> None:  # type: ignore[no-untyp
         load_key(path)
     with pytest.raises(ProtocolError, match="cannot read"):
         load_key(tmp_path / "missing.key")
+
+
+def test_signature_survives_the_wire_when_floats_were_given_as_ints() -> None:
+    from agent.protocol import decode, encode
+
+    signed = sign_job(make_job(deadline_s=120, issued_at=1000), KEY)
+    verify_job(decode(type(signed), encode(signed)), KEY, now=1500.0, seen=lambda _: False)
