@@ -1,0 +1,318 @@
+"""The HTML report (pipeline/report/html.py): well formed, offline, escaped, and it says what to deploy."""
+
+from __future__ import annotations
+
+import random
+from html.parser import HTMLParser
+
+from pipeline.pareto import DEFAULT_OBJECTIVES, rank_records, recommend
+from pipeline.report.html import FRONT_COLOUR, render_html
+
+HOSTILE = "<script>alert(1)</script>"
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def record(
+    variant: str,
+    batch: int = 8,
+    *,
+    device: str = "local-myhost",
+    ipj: float | None = 100.0,
+    tput: float = 1000.0,
+    p99: float | None = 2.0,
+    loss: float | None = 0.0,
+    agreement: float | None = 1.0,
+    estimated: bool = True,
+    power: bool = True,
+    valid: bool = True,
+    notes: list[str] | None = None,
+) -> dict:
+    watts = tput / ipj if (power and ipj) else None
+    return {
+        "id": f"{variant}/{device}/b{batch}",
+        "variant_id": variant,
+        "runtime": "onnxruntime",
+        "runtime_version": "1.32.0",
+        "precision": variant,
+        "device_id": device,
+        "target": "generic-x86_64",
+        "batch_size": batch,
+        "throughput_ips": tput,
+        "latency_ms": {"p50": (p99 or 2) * 0.8, "p90": p99, "p99": p99, "mean": 1.0},
+        "queries": 2300,
+        "samples": 2300 * batch,
+        "duration_s": 2.01,
+        "power": None
+        if not power
+        else {
+            "avg_w": watts,
+            "source": "estimate:cpu-load" if estimated else "rapl",
+            "estimated": estimated,
+            "samples": 40,
+            "rate_hz": 20.0,
+            "energy_j": None,
+            "idle_w": None,
+            "method": "CPU busy fraction (assumed)",
+            "rails_w": {},
+        },
+        "energy_j_per_inference": 1 / ipj if (power and ipj) else None,
+        "inferences_per_joule": ipj if power else None,
+        "accuracy": {
+            "top1": 0.981 - loss if loss is not None else None,
+            "reference_top1": 0.981 if loss is not None else None,
+            "loss_abs": loss,
+            "agreement": agreement,
+            "cosine": 0.999,
+            "samples": 540,
+            "reference": "fp32",
+        },
+        "valid": valid,
+        "notes": list(notes or []),
+    }
+
+
+def document(
+    records: list[dict],
+    *,
+    sla: float | None = None,
+    failed: list[dict] | None = None,
+    device: str = "local-myhost",
+    has_labels: bool = True,
+) -> dict:
+    constraints = {"sla_p99_ms": sla, "max_accuracy_loss_abs": None}
+    ranked = rank_records(records, DEFAULT_OBJECTIVES, constraints)
+    return {
+        "schema_version": 1,
+        "edgeprof_version": "0.1.0",
+        "run_id": "20261126-131500-ab12",
+        "created_at": "2026-11-26T13:15:00Z",
+        "model": {
+            "name": "digits_cnn.onnx",
+            "sha256": "ab" * 32,
+            "inputs": [{"name": "image", "shape": ["batch", 1, 32, 32], "dtype": "float32"}],
+            "flops_per_inference": 95000000,
+        },
+        "eval": {"source": "calibration_data/digits/eval.npz", "samples": 540, "has_labels": has_labels},
+        "objectives": dict(DEFAULT_OBJECTIVES),
+        "constraints": constraints,
+        "devices": [
+            {
+                "device_id": device,
+                "target": "generic-x86_64",
+                "hostname": "myhost",
+                "runtimes": {"onnxruntime": "1.32.0"},
+                "power_sources": ["estimate"],
+            }
+        ],
+        "variants": ranked,
+        "failed": failed or [],
+        "recommended": recommend(ranked, constraints),
+    }
+
+
+def sample(device: str = "local-myhost") -> dict:
+    return document(
+        [
+            record("fp32", device=device, ipj=210, loss=0.0, p99=4.0, tput=2100),
+            record("int8-static", device=device, ipj=430.1, loss=0.003, p99=2.3, tput=4210.5),
+            record("int8-dynamic", device=device, ipj=54.5, loss=0.006, p99=7.5, tput=1200),
+            record("prune50", device=device, ipj=300, loss=0.05, p99=3.0, valid=False, notes=["too few samples"]),
+        ],
+        sla=5.0,
+        device=device,
+        failed=[{"variant_id": "int8-per-channel", "device_id": device, "error": "needs opset 13+"}],
+    )
+
+
+class TagChecker(HTMLParser):
+    """Records every problem with tag nesting, and every attribute that would load something."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.problems: list[str] = []
+        self.counts: dict[str, int] = {}
+        self.loads: list[tuple[str, str, str]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.counts[tag] = self.counts.get(tag, 0) + 1
+        for name, value in attrs:
+            if name in ("src", "href", "xlink:href", "action", "data", "poster") and value:
+                self.loads.append((tag, name, value))
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.counts[tag] = self.counts.get(tag, 0) + 1
+        for name, value in attrs:
+            if name in ("src", "href", "xlink:href") and value:
+                self.loads.append((tag, name, value))
+
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.problems.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+            if tag in self.stack:
+                while self.stack and self.stack.pop() != tag:
+                    pass
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def check(page: str) -> TagChecker:
+    checker = TagChecker()
+    checker.feed(page)
+    checker.close()
+    assert checker.problems == []
+    assert checker.stack == []
+    return checker
+
+
+def test_well_formed_with_svg_and_table():
+    page = render_html(sample())
+    checker = check(page)
+    assert page.startswith("<!DOCTYPE html>")
+    assert checker.counts.get("svg") == 2
+    assert checker.counts.get("table", 0) >= 2  # measurements, devices, failures
+    assert checker.counts.get("html") == 1 and checker.counts.get("body") == 1
+
+
+def test_offline_no_external_resources():
+    page = render_html(sample())
+    checker = check(page)
+    assert checker.loads == []
+    assert "script" not in checker.counts and "link" not in checker.counts
+    assert "http://" not in page and "https://" not in page
+    assert "@import" not in page and "url(" not in page
+
+
+def test_hostile_strings_are_escaped():
+    doc = sample(device=HOSTILE)
+    doc["variants"][0]["notes"].append(HOSTILE)
+    doc["model"]["name"] = HOSTILE
+    doc["failed"][0]["error"] = HOSTILE
+    doc["recommended"]["reason"] += HOSTILE
+    page = render_html(doc)
+    checker = check(page)
+    assert HOSTILE not in page
+    assert "script" not in checker.counts
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert any(HOSTILE in t for t in checker.text)  # shown to the reader, as text
+
+
+def test_shows_recommendation_and_reason():
+    doc = sample()
+    page = render_html(doc)
+    text = " ".join(check(page).text)
+    assert "Recommended build" in text
+    assert doc["recommended"]["id"] == "int8-static/local-myhost/b8"
+    assert "int8-static/local-myhost/b8" in text
+    assert "430 inf/J" in text and "estimated power" in text
+    # Headline comes before the charts and the table.
+    assert page.index('id="recommended"') < page.index("<svg") < page.index('id="measurements"')
+
+
+def test_front_highlighted_sla_line_and_units():
+    page = render_html(sample())
+    assert FRONT_COLOUR in page
+    assert "SLA 5 ms" in page
+    for unit in (
+        "inferences per joule (inf/J)",
+        "accuracy loss (pp)",
+        "throughput (inf/s)",
+        "p99 latency (ms)",
+    ):
+        assert unit in page
+    assert "int8-static/b8" in page  # front point label
+
+
+def test_provenance_failures_and_footer():
+    text = " ".join(check(render_html(sample())).text)
+    assert "ESTIMATED, not measured" in text
+    assert "abab" in text  # model sha256
+    assert "calibration_data/digits/eval.npz" in text
+    assert "needs opset 13+" in text
+    assert "edgeprof 0.1.0" in text and "20261126-131500-ab12" in text
+    assert "too few samples" in text
+
+
+def test_single_record():
+    page = render_html(document([record("fp32")]))
+    checker = check(page)
+    assert checker.counts.get("svg") == 2
+    assert "fp32/local-myhost/b8" in page
+
+
+def test_no_power():
+    doc = document([record("fp32", power=False, tput=1000), record("int8", power=False, tput=2000)])
+    page = render_html(doc)
+    check(page)
+    assert "no power figures" in page
+    assert "int8/local-myhost/b8" in page
+
+
+def test_no_labels():
+    doc = document(
+        [record("fp32", loss=None, agreement=1.0), record("int8", ipj=300, loss=None, agreement=0.99)],
+        has_labels=False,
+    )
+    page = render_html(doc)
+    check(page)
+    assert "fidelity loss" in page
+    assert "no labels" in page
+
+
+def test_no_recommendation_and_no_records():
+    page = render_html(document([record("a", p99=9.0)], sla=1.0))
+    check(page)
+    assert "No recommendation" in page
+    page = render_html({"variants": [], "recommended": None})
+    check(page)
+    assert "No measurements" in page
+
+
+def test_hundred_records():
+    rng = random.Random(3)
+    records = [
+        record(
+            f"v{i}",
+            rng.choice([1, 8, 32]),
+            device=rng.choice(["a", "b"]),
+            ipj=rng.uniform(10, 3000),
+            tput=rng.uniform(100, 20000),
+            p99=rng.uniform(0.5, 80),
+            loss=rng.uniform(0, 0.03),
+            estimated=rng.random() < 0.5,
+        )
+        for i in range(100)
+    ]
+    page = render_html(document(records, sla=20.0))
+    checker = check(page)
+    assert checker.counts.get("svg") == 2
+    assert page.count("<tr") >= 100
+    assert "log scale" in page  # inf/J spans more than 30×
+
+
+def _poison(value):
+    """Every string value in a document replaced by the hostile one (keys and numbers kept)."""
+    if isinstance(value, dict):
+        return {k: _poison(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_poison(v) for v in value]
+    if isinstance(value, str):
+        return HOSTILE
+    return value
+
+
+def test_every_string_field_hostile():
+    doc = _poison(sample())
+    doc["objectives"] = dict(DEFAULT_OBJECTIVES)  # names, not data from the network
+    page = render_html(doc)
+    checker = check(page)
+    assert HOSTILE not in page
+    assert "script" not in checker.counts
