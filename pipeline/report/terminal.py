@@ -31,6 +31,28 @@ from pipeline.report import (
     text,
 )
 
+#: Shorter headers for a terminal; the units stay.
+_SHORT_HEADERS = {
+    "throughput": "inf/s",
+    "p50": "p50 ms",
+    "p99": "p99 ms",
+    "power": "W",
+    "top1": "top-1 %",
+    "loss": "loss pp",
+}
+
+
+def _terminal_columns(doc: Mapping[str, Any], table_rows: list[Any]) -> list[tuple[str, str]]:
+    """The HTML table's columns, minus what a terminal can do without: the variant id already names
+    runtime and precision, one device goes into the title, and "valid" shows only if something is not."""
+    records = doc.get("variants") or []
+    drop = {"runtime", "precision"}
+    if len({r.get("device_id") for r in records}) <= 1:
+        drop.add("device")
+    if all(row.valid for row in table_rows):
+        drop.add("valid")
+    return [(key, _SHORT_HEADERS.get(key, header)) for key, header in COLUMNS if key not in drop]
+
 
 def render_table(doc: Mapping[str, Any], console: Console) -> None:
     """Print the results document ``doc`` to ``console``."""
@@ -39,15 +61,21 @@ def render_table(doc: Mapping[str, Any], console: Console) -> None:
     title.append(text(model), style="bold")
     title.append(f" · run {text(doc.get('run_id'))}", style="dim")
 
-    table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    for key, header in COLUMNS:
+    table_rows = rows(doc)
+    columns = _terminal_columns(doc, table_rows)
+    devices = {r.get("device_id") for r in doc.get("variants") or []}
+    if len(devices) == 1:
+        title.append(f" · device {text(devices.pop())}", style="dim")
+    table = Table(
+        title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, padding=(0, 0), show_edge=False
+    )
+    for key, header in columns:
         numeric = key in NUMERIC_COLUMNS
         table.add_column(
             header,
             justify="right" if numeric or key == "front" else "left",
-            no_wrap=numeric or key in ("front", "valid"),
+            no_wrap=numeric or key in ("front", "valid", "variant", "precision", "device"),
         )
-    table_rows = rows(doc)
     for row in table_rows:
         style = ""
         if row.recommended:
@@ -57,7 +85,7 @@ def render_table(doc: Mapping[str, Any], console: Console) -> None:
         elif not row.valid:
             style = "dim"
         cells = []
-        for key, _ in COLUMNS:
+        for key, _ in columns:
             cell = Text(row.cells[key])
             if key == "p99" and row.meets_sla is False:
                 cell.stylize("red")
@@ -68,7 +96,7 @@ def render_table(doc: Mapping[str, Any], console: Console) -> None:
             cells.append(cell)
         table.add_row(*cells, style=style)
     if not table_rows:
-        table.add_row(*[Text("–") for _ in COLUMNS])
+        table.add_row(*[Text("–") for _ in columns])
     console.print(table)
     console.print(Text(legend(table_rows), style="dim"))
     console.print(Text(ranking_summary(doc), style="dim"))
