@@ -41,8 +41,7 @@ class ArtifactCache:
                 part.unlink()
                 raise ArtifactError(
                     "artifact from %s has sha256 %s, expected %s: the file was corrupted or replaced; "
-                    "the partial copy was deleted, send the job again"
-                    % (ref.url, digest[:12], ref.sha256[:12])
+                    "the partial copy was deleted, send the job again" % (ref.url, digest[:12], ref.sha256[:12])
                 )
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(str(part), str(final))
@@ -89,8 +88,7 @@ class ArtifactCache:
                     written += len(chunk)
                     if written > ref.size_bytes:
                         raise ArtifactError(
-                            "artifact at %s is larger than the %d bytes announced: refused"
-                            % (ref.url, ref.size_bytes)
+                            "artifact at %s is larger than the %d bytes announced: refused" % (ref.url, ref.size_bytes)
                         )
                     out.write(chunk)
         if written < ref.size_bytes:

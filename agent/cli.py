@@ -26,9 +26,7 @@ def run(
     broker: str = typer.Option(
         "mqtt://127.0.0.1:1883", help="MQTT broker URL: mqtt://[user:pass@]host[:port] or mqtts://..."
     ),
-    device_id: str = typer.Option(
-        None, help="This device's id in topics and results [default: local-<hostname>]."
-    ),
+    device_id: str = typer.Option(None, help="This device's id in topics and results [default: local-<hostname>]."),
     state_dir: Path = typer.Option(
         Path.home() / ".local" / "state" / "edgeprof-agent",
         help="Where the agent keeps its outbox, queued jobs and artifact cache (survives reboots).",
@@ -44,6 +42,9 @@ def run(
     ),
     target: str = typer.Option("", help="Target profile id this device matches [default: detected]."),
     log_level: str = typer.Option("INFO", help="DEBUG, INFO, WARNING or ERROR."),
+    resend_interval: float = typer.Option(
+        10.0, help="Seconds between resends of results the host has not acknowledged yet."
+    ),
     exit_with_parent: bool = typer.Option(
         False, hidden=True, help="Stop when the process that started this one dies (used by `edgeprof demo`)."
     ),
@@ -58,14 +59,18 @@ def run(
     )
     try:
         if job_key_file is None and not insecure_accept_unsigned:
-            raise AgentError(
-                "no --job-key-file given: pass the host's key file, or --insecure-accept-unsigned"
-            )
+            raise AgentError("no --job-key-file given: pass the host's key file, or --insecure-accept-unsigned")
         key = load_key(job_key_file) if job_key_file is not None else None
         if not target:
             target = _detect_target()
         service = AgentService(
-            broker, device_id or local_device_id(), state_dir, key, power=power, target=target
+            broker,
+            device_id or local_device_id(),
+            state_dir,
+            key,
+            power=power,
+            target=target,
+            resend_interval_s=resend_interval,
         )
     except AgentError as exc:
         typer.echo("edgeprof-agent: %s" % exc, err=True)

@@ -153,9 +153,7 @@ def measure(
         )
     stats = latency_stats(lat)
     if stats.p50 > 0 and stats.p99 > 5 * stats.p50:
-        notes.append(
-            "high latency spread: p99 is %.1fx p50 (other load on the device?)" % (stats.p99 / stats.p50)
-        )
+        notes.append("high latency spread: p99 is %.1fx p50 (other load on the device?)" % (stats.p99 / stats.p50))
 
     power = None
     energy_per_inf = None
@@ -193,9 +191,7 @@ def _with_idle(report: PowerReport, idle_w: Optional[float]) -> PowerReport:
     return dataclasses.replace(report, idle_w=idle_w)
 
 
-def evaluate_accuracy(
-    runtime: Runtime, data: EvalSet, batch_size: int, max_samples: int = 0
-) -> AccuracyReport:
+def evaluate_accuracy(runtime: Runtime, data: EvalSet, batch_size: int, max_samples: int = 0) -> AccuracyReport:
     """Top-1 against labels, and agreement and cosine similarity against the FP32 reference outputs."""
     n = data.size if max_samples <= 0 else min(max_samples, data.size)
     outputs = []

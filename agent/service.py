@@ -123,10 +123,9 @@ class AgentService:
         client.publish(status_topic(self.device_id), encode(self._status("online")), qos=1, retain=True)
         self._connected.set()
         self._wake.set()
+        self._publish_pending(0.0)  # whatever the outbox holds goes out as soon as we are back
 
-    def _on_disconnect(
-        self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
-    ) -> None:
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         self._connected.clear()
         if not self.stop_event.is_set():
             log.warning("lost the broker (%s); reconnecting, results stay in the outbox", reason_code)
@@ -220,9 +219,7 @@ class AgentService:
             finally:
                 self._child = None
         if rc is None:
-            return failed_result(
-                job, "job ran past its deadline of %.0f s and was killed" % job.deadline_s, started
-            )
+            return failed_result(job, "job ran past its deadline of %.0f s and was killed" % job.deadline_s, started)
         if self.stop_event.is_set() and rc != 0:
             raise _Interrupted()
         if rc != 0 or not out.exists():
