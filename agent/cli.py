@@ -107,6 +107,26 @@ def _detect_target() -> str:
 
 
 @app.command()
+def doctor(
+    sysfs_root: Path = typer.Option(Path("/sys"), hidden=True, help="Root of the sysfs tree (for tests)."),
+    proc_root: Path = typer.Option(Path("/proc"), hidden=True, help="Root of the procfs tree (for tests)."),
+) -> None:
+    """Say which device profile this machine matches and why, which runtimes and power sources work."""
+    from agent.device_match import match_device
+    from agent.power import probe
+    from agent.runtimes import installed_runtimes
+
+    match = match_device(sysfs_root=sysfs_root, proc_root=proc_root)
+    for line in match.describe():
+        typer.echo(line)
+    runtimes = installed_runtimes()
+    typer.echo("runtimes: " + (", ".join("%s %s" % kv for kv in sorted(runtimes.items())) or "none found"))
+    typer.echo("power sources:")
+    for name, problem in probe(sysfs_root=sysfs_root, proc_root=proc_root).items():
+        typer.echo("  %-9s %s" % (name, "works" if problem is None else "no: %s" % problem))
+
+
+@app.command()
 def version() -> None:
     """Print the agent's version and the runtimes it finds."""
     from agent.runtimes import installed_runtimes
