@@ -96,9 +96,7 @@ def test_metadata(model: onnx.ModelProto) -> None:
 def test_fp32_top1_on_eval(session: ort.InferenceSession) -> None:
     ds = load_dataset(DEMO_EVAL_PATH)
     x = ds.inputs["image"]
-    preds = np.concatenate(
-        [session.run(None, {"image": x[i : i + 64]})[0].argmax(1) for i in range(0, len(x), 64)]
-    )
+    preds = np.concatenate([session.run(None, {"image": x[i : i + 64]})[0].argmax(1) for i in range(0, len(x), 64)])
     top1 = float((preds == ds.labels).mean())
     assert top1 >= 0.95, top1
 

@@ -21,11 +21,7 @@ from .models import run_ort, tiny_inputs, top1_agreement
 
 def _float_initializer_types(path: Path) -> set[int]:
     model = onnx.load(str(path))
-    return {
-        i.data_type
-        for i in model.graph.initializer
-        if i.data_type in (TensorProto.FLOAT, TensorProto.FLOAT16)
-    }
+    return {i.data_type for i in model.graph.initializer if i.data_type in (TensorProto.FLOAT, TensorProto.FLOAT16)}
 
 
 def _io_types(path: Path) -> set[int]:
@@ -33,9 +29,7 @@ def _io_types(path: Path) -> set[int]:
     return {v.type.tensor_type.elem_type for v in [*graph.input, *graph.output]}
 
 
-def test_mnist_fp16_keeps_fp32_io_and_agrees(
-    mnist_model: Path, mnist_eval: np.ndarray, tmp_path: Path
-) -> None:
+def test_mnist_fp16_keeps_fp32_io_and_agrees(mnist_model: Path, mnist_eval: np.ndarray, tmp_path: Path) -> None:
     # setup
     out = tmp_path / "fp16.onnx"
 
@@ -60,9 +54,7 @@ def test_tiny_model_without_kept_io_types_takes_fp16(tiny_cnn: Callable[..., Pat
 
     assert _io_types(out) == {TensorProto.FLOAT16}
     fp16 = run_ort(out, {"input": x.astype(np.float16)})[0]
-    np.testing.assert_allclose(
-        fp16.astype(np.float32), run_ort(source, {"input": x})[0], rtol=0.05, atol=0.05
-    )
+    np.testing.assert_allclose(fp16.astype(np.float32), run_ort(source, {"input": x})[0], rtol=0.05, atol=0.05)
 
 
 def test_op_block_list_keeps_those_operators_in_fp32(tiny_cnn: Callable[..., Path], tmp_path: Path) -> None:

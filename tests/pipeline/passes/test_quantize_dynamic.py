@@ -33,9 +33,7 @@ def test_tiny_model_gets_integer_operators(tiny_cnn: Callable[..., Path], tmp_pa
     assert top1_agreement(fp32, int8) >= 0.9
 
 
-def test_mnist_dynamic_int8_agrees_with_fp32(
-    mnist_model: Path, mnist_eval: np.ndarray, tmp_path: Path
-) -> None:
+def test_mnist_dynamic_int8_agrees_with_fp32(mnist_model: Path, mnist_eval: np.ndarray, tmp_path: Path) -> None:
     out = tmp_path / "dyn.onnx"
 
     QuantizeDynamic({"per_channel": True}).run(mnist_model, out, PassContext())

@@ -61,9 +61,7 @@ def test_per_channel_on_opset11_is_refused_with_the_fix(
     out = tmp_path / "int8.onnx"
 
     with pytest.raises(PassError, match=r"^quantize_static: the model is opset 11.*opset_upgrade"):
-        QuantizeStatic({"per_channel": True}).run(
-            mnist_model, out, PassContext(calibration=mnist_calibration)
-        )
+        QuantizeStatic({"per_channel": True}).run(mnist_model, out, PassContext(calibration=mnist_calibration))
 
     assert not out.exists()
 
@@ -80,9 +78,7 @@ def test_unloadable_quantizer_output_is_a_pass_error_not_a_silent_success(
 
     # execute
     with pytest.raises(PassError, match="does not load in ONNX Runtime") as info:
-        QuantizeStatic({"per_channel": True}).run(
-            mnist_model, out, PassContext(calibration=mnist_calibration)
-        )
+        QuantizeStatic({"per_channel": True}).run(mnist_model, out, PassContext(calibration=mnist_calibration))
 
     # assert
     assert info.value.__cause__ is not None
@@ -133,9 +129,7 @@ def test_calibration_is_cast_and_capped(tiny_cnn: Callable[..., Path], tmp_path:
     assert "QuantizeLinear" in op_types(out)
 
 
-def test_fixed_batch_model_is_calibrated_in_batches_of_that_size(
-    tiny_cnn: Callable[..., Path], tmp_path: Path
-) -> None:
+def test_fixed_batch_model_is_calibrated_in_batches_of_that_size(tiny_cnn: Callable[..., Path], tmp_path: Path) -> None:
     source = tiny_cnn(batch=4)
     out = tmp_path / "int8.onnx"
 
