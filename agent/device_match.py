@@ -85,27 +85,16 @@ def _read_dt(proc_root: Path, sysfs_root: Path, name: str) -> Optional[str]:
     return None
 
 
-def _usb_ids(sysfs_root: Path) -> Tuple[str, ...]:
+def _bus_ids(sysfs_root: Path, bus: str, vendor_file: str, product_file: str) -> Tuple[str, ...]:
+    """``vvvv:pppp`` ids (lower-case hex, no ``0x``) of the devices sysfs lists on ``bus``."""
     found = []
-    base = sysfs_root / "bus/usb/devices"
+    base = sysfs_root / "bus" / bus / "devices"
     if base.is_dir():
         for dev in sorted(base.iterdir()):
-            vendor = read_text(dev / "idVendor")
-            product = read_text(dev / "idProduct")
+            vendor = read_text(dev / vendor_file)
+            product = read_text(dev / product_file)
             if vendor and product:
-                found.append("%s:%s" % (vendor.strip().lower(), product.strip().lower()))
-    return tuple(found)
-
-
-def _pci_ids(sysfs_root: Path) -> Tuple[str, ...]:
-    found = []
-    base = sysfs_root / "bus/pci/devices"
-    if base.is_dir():
-        for dev in sorted(base.iterdir()):
-            vendor = read_text(dev / "vendor")
-            device = read_text(dev / "device")
-            if vendor and device:
-                found.append("%s:%s" % (_hex4(vendor), _hex4(device)))
+                found.append("%s:%s" % (_hex4(vendor), _hex4(product)))
     return tuple(found)
 
 
@@ -181,8 +170,8 @@ def gather_evidence(
         cpu_model=cpu_model_name(blocks),
         cpu_flags=cpu_flags(blocks),
         memory_gib=memtotal_gib(proc_root),
-        usb_ids=_usb_ids(sysfs_root),
-        pci_ids=_pci_ids(sysfs_root),
+        usb_ids=_bus_ids(sysfs_root, "usb", "idVendor", "idProduct"),
+        pci_ids=_bus_ids(sysfs_root, "pci", "vendor", "device"),
         gpu_names=tuple(gpu_names),
     )
 

@@ -140,6 +140,8 @@ class AgentService:
                 self._accept_job(msg.payload)
         except ProtocolError as exc:
             log.warning("refused a message on %s: %s", msg.topic, exc)
+        except Exception:  # a failing disk must not stop paho's network thread
+            log.exception("could not handle a message on %s", msg.topic)
 
     def _accept_job(self, payload: bytes) -> None:
         job = decode(BenchmarkJob, payload)

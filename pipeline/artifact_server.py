@@ -64,9 +64,7 @@ def _handler(store: ArtifactStore) -> type[BaseHTTPRequestHandler]:
 class ArtifactServer:
     """``start()`` serves in a thread; ``url_for(sha)`` is what goes into jobs."""
 
-    def __init__(
-        self, store: ArtifactStore, bind: str = "127.0.0.1", port: int = 0, advertise: str | None = None
-    ):
+    def __init__(self, store: ArtifactStore, bind: str = "127.0.0.1", port: int = 0, advertise: str | None = None):
         self._httpd = ThreadingHTTPServer((bind, port), _handler(store))
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]

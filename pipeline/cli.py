@@ -44,9 +44,7 @@ def _main(
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ) -> None:
     _state["debug"] = debug
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if version:
         typer.echo(f"edgeprof {__version__}")
         raise typer.Exit()
@@ -90,9 +88,7 @@ def _run_optimize(opts: object) -> None:
         raise typer.Exit(130) from None
 
 
-_BROKER_HELP = (
-    "MQTT broker URL (mqtt://host:port, mqtts://…). Default: start an embedded broker on 127.0.0.1."
-)
+_BROKER_HELP = "MQTT broker URL (mqtt://host:port, mqtts://…). Default: start an embedded broker on 127.0.0.1."
 _TARGETS_HELP = "Devices to measure on: 'local' (an agent started here) and/or device ids of running agents."
 
 
@@ -106,9 +102,7 @@ def optimize(
         None,
         help="Evaluation data: .npz with arrays named by the model's inputs and an optional 'labels' array.",
     ),
-    out: Path = typer.Option(
-        Path("edgeprof-out"), help="Output folder: report.html, results.json, results.db."
-    ),
+    out: Path = typer.Option(Path("edgeprof-out"), help="Output folder: report.html, results.json, results.db."),
     broker: str | None = typer.Option(None, help=_BROKER_HELP),
     targets: str = typer.Option("local", help=_TARGETS_HELP),
     batch: str = typer.Option("1,8", help="Batch sizes to sweep, comma-separated."),
@@ -128,12 +122,8 @@ def optimize(
         None,
         help="Key shared with the agents to sign jobs [default: ~/.config/edgeprof/job.key, created if absent].",
     ),
-    serve_host: str = typer.Option(
-        "127.0.0.1", help="Address the artifact server binds (0.0.0.0 for remote devices)."
-    ),
-    advertise_host: str | None = typer.Option(
-        None, help="Host name devices use to reach the artifact server."
-    ),
+    serve_host: str = typer.Option("127.0.0.1", help="Address the artifact server binds (0.0.0.0 for remote devices)."),
+    advertise_host: str | None = typer.Option(None, help="Host name devices use to reach the artifact server."),
     power: str | None = typer.Option(None, help="Power source for the local agent (default: best found)."),
 ) -> None:
     """Build variants of MODEL, measure them on the target devices, and write a ranked report."""
@@ -163,9 +153,7 @@ def optimize(
 
 @app.command()
 def demo(
-    out: Path = typer.Option(
-        Path("edgeprof-out"), help="Output folder for report.html, results.json, results.db."
-    ),
+    out: Path = typer.Option(Path("edgeprof-out"), help="Output folder for report.html, results.json, results.db."),
     broker: str | None = typer.Option(None, help=_BROKER_HELP),
     min_duration: float = typer.Option(2.0, help="Seconds each timed window lasts at least."),
 ) -> None:
@@ -220,12 +208,8 @@ def report(
 
 @app.command()
 def keygen(
-    path: Path = typer.Argument(
-        Path.home() / ".config" / "edgeprof" / "job.key", help="Where to write the key."
-    ),
-    force: bool = typer.Option(
-        False, help="Overwrite an existing key (agents holding the old one will refuse jobs)."
-    ),
+    path: Path = typer.Argument(Path.home() / ".config" / "edgeprof" / "job.key", help="Where to write the key."),
+    force: bool = typer.Option(False, help="Overwrite an existing key (agents holding the old one will refuse jobs)."),
 ) -> None:
     """Create the key that signs jobs; copy it to each device and pass it to `edgeprof-agent run --job-key-file`."""
     from agent.signing import create_key
@@ -243,9 +227,7 @@ def main() -> None:
     except Exception as exc:  # last line of defence: one line unless --debug
         if "--debug" in sys.argv:
             raise
-        typer.echo(
-            f"edgeprof: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True
-        )
+        typer.echo(f"edgeprof: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
         sys.exit(1)
 
 

@@ -70,9 +70,7 @@ def _tensor_info(value_info: Any) -> TensorInfo:
             dims.append(int(d.dim_value))
         else:
             dims.append(d.dim_param or "?")
-    return TensorInfo(
-        value_info.name, tuple(dims), _ONNX_DTYPES.get(ttype.elem_type, f"onnx-type-{ttype.elem_type}")
-    )
+    return TensorInfo(value_info.name, tuple(dims), _ONNX_DTYPES.get(ttype.elem_type, f"onnx-type-{ttype.elem_type}"))
 
 
 def inspect_model(path: Path) -> ModelInfo:
@@ -130,8 +128,7 @@ def count_flops(model: Any) -> int | None:
     shapes: dict[str, list[int]] = {}
     for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
         dims = [
-            d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1
-            for d in vi.type.tensor_type.shape.dim
+            d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in vi.type.tensor_type.shape.dim
         ]
         shapes[vi.name] = dims
     for init in inferred.graph.initializer:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import tempfile
 import time
 import uuid
@@ -214,9 +215,7 @@ def optimize(opts: OptimizeOptions, console: Console) -> dict[str, Any]:
         run_meta = {
             "model": prepared.model.to_json(),
             "eval": _eval_info(opts, prepared),
-            "artifacts": {
-                vid: {"sha256": a.sha256, "size_bytes": a.size_bytes} for vid, (_s, a) in built.items()
-            },
+            "artifacts": {vid: {"sha256": a.sha256, "size_bytes": a.size_bytes} for vid, (_s, a) in built.items()},
             "host_top1": host_top1,
             "sla_p99_ms": opts.sla_p99_ms,
             "max_accuracy_loss": opts.max_accuracy_loss,
@@ -231,7 +230,6 @@ def optimize(opts: OptimizeOptions, console: Console) -> dict[str, Any]:
         doc = document_for_run(db, run_id, host)
         _write_outputs(out, doc, console)
         return doc
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _eval_info(opts: OptimizeOptions, prepared: PreparedInputs) -> dict[str, Any]:
@@ -295,9 +293,7 @@ def _make_jobs(
 ) -> list[BenchmarkJob]:
     now = time.time()
     eval_data = (
-        ArtifactRef(
-            eval_ref.sha256, server.url_for(eval_ref.sha256), eval_ref.size_bytes, eval_ref.media_type
-        )
+        ArtifactRef(eval_ref.sha256, server.url_for(eval_ref.sha256), eval_ref.size_bytes, eval_ref.media_type)
         if eval_ref
         else None
     )
@@ -352,7 +348,7 @@ def _collect(
                 )
             try:
                 result = host.results.get(timeout=0.5)
-            except Exception:
+            except queue.Empty:
                 continue
             job = pending.pop(result.job_id, None)
             if job is None:
@@ -387,6 +383,4 @@ def _write_outputs(out: Path, doc: dict[str, Any], console: Console) -> None:
     write_atomic(out / "results.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
     write_atomic(out / "report.html", render_html(doc))
     render_table(doc, console)
-    console.print(
-        f"\nwrote {out / 'report.html'} and {out / 'results.json'} (database: {out / 'results.db'})"
-    )
+    console.print(f"\nwrote {out / 'report.html'} and {out / 'results.json'} (database: {out / 'results.db'})")

@@ -44,9 +44,7 @@ def _accuracy(
                 break
     if reference_top1 is None and host_top1 is not None:
         reference_top1, reference = host_top1, "fp32 computed on the host with ONNX Runtime CPU"
-        notes.append(
-            "reference accuracy is the host's FP32 figure: no FP32 variant was measured on this device"
-        )
+        notes.append("reference accuracy is the host's FP32 figure: no FP32 variant was measured on this device")
     loss = None
     if acc.top1 is not None and reference_top1 is not None:
         loss = reference_top1 - acc.top1

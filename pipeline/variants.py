@@ -55,9 +55,7 @@ def plan_variants(precisions: list[str], runtimes: list[str], target_opset: int 
     for runtime in runtimes:
         for precision in precisions:
             steps = [("opset_upgrade", {"target_opset": target_opset}), *_PRECISION_PASSES[precision]]
-            plans.append(
-                VariantSpec(f"{_RUNTIME_SHORT[runtime]}-{precision}", runtime, precision, tuple(steps))
-            )
+            plans.append(VariantSpec(f"{_RUNTIME_SHORT[runtime]}-{precision}", runtime, precision, tuple(steps)))
     return plans
 
 

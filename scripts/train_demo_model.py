@@ -94,9 +94,7 @@ def preprocess(images_8x8: np.ndarray) -> np.ndarray:
 
 
 def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
-    )
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
 class DigitsCNN(nn.Module):
@@ -140,12 +138,8 @@ def split(seed: int):
     idx = np.arange(len(labels))
     idx_rest, idx_eval = train_test_split(idx, test_size=0.30, stratify=labels, random_state=seed)
     # 10 % of the whole set for calibration: 1/7 of the remaining 70 %.
-    idx_train, idx_calib = train_test_split(
-        idx_rest, test_size=1 / 7, stratify=labels[idx_rest], random_state=seed
-    )
-    assert not (
-        set(idx_train) & set(idx_calib) or set(idx_train) & set(idx_eval) or set(idx_calib) & set(idx_eval)
-    )
+    idx_train, idx_calib = train_test_split(idx_rest, test_size=1 / 7, stratify=labels[idx_rest], random_state=seed)
+    assert not (set(idx_train) & set(idx_calib) or set(idx_train) & set(idx_eval) or set(idx_calib) & set(idx_eval))
     x = preprocess(images)
     return {
         name: (x[np.sort(ix)], labels[np.sort(ix)])
@@ -159,9 +153,7 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     batch = 64
     steps_per_epoch = (len(yt) + batch - 1) // batch
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=3e-3, epochs=epochs, steps_per_epoch=steps_per_epoch
-    )
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, epochs=epochs, steps_per_epoch=steps_per_epoch)
     for epoch in range(epochs):
         model.train()
         perm = torch.randperm(len(yt), generator=gen)

@@ -27,9 +27,7 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("package", AGENT_SIDE)
 def test_device_side_never_imports_the_host_side(package: str) -> None:
-    offenders = [
-        str(p.relative_to(REPO)) for p in (REPO / package).rglob("*.py") if "pipeline" in _imports(p)
-    ]
+    offenders = [str(p.relative_to(REPO)) for p in (REPO / package).rglob("*.py") if "pipeline" in _imports(p)]
     assert offenders == [], f"{offenders} import pipeline; the agent must install without the host side"
 
 

@@ -102,9 +102,7 @@ class MQTTHost:
         client.subscribe([(STATUS_WILDCARD, 1), (RESULT_WILDCARD, 1)])
         self._connected.set()
 
-    def _on_disconnect(
-        self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
-    ) -> None:
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if self._connected.is_set():
             log.warning("lost the MQTT broker (%s); reconnecting", reason_code)
 
@@ -134,6 +132,8 @@ class MQTTHost:
         except ProtocolError as exc:
             log.warning("ignored a message on %s: %s", msg.topic, exc)
             self.rejected.append(f"{msg.topic}: {exc}")
+        except Exception:  # e.g. a full disk under the DB: unacked, so the agent resends it later
+            log.exception("could not handle a message on %s; it will be resent", msg.topic)
 
     # operations ------------------------------------------------------------------------------------
     def wait_for_devices(self, device_ids: list[str], timeout_s: float) -> None:
@@ -141,9 +141,7 @@ class MQTTHost:
         end = time.monotonic() + timeout_s
         while True:
             with self._lock:
-                missing = [
-                    d for d in device_ids if d not in self.devices or self.devices[d].state == "offline"
-                ]
+                missing = [d for d in device_ids if d not in self.devices or self.devices[d].state == "offline"]
             if not missing:
                 return
             if time.monotonic() > end:

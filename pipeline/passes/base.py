@@ -161,9 +161,7 @@ def run_session(
     try:
         return [np.asarray(out) for out in session.run(None, dict(feeds))]
     except Exception as exc:
-        raise pass_.fail(
-            f"the output model loads but fails to run in ONNX Runtime: {first_line(exc)}"
-        ) from exc
+        raise pass_.fail(f"the output model loads but fails to run in ONNX Runtime: {first_line(exc)}") from exc
 
 
 _ORT_TYPES = {

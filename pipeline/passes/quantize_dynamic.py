@@ -24,7 +24,12 @@ from pipeline.passes.base import (
     scratch_dir,
     verify_output,
 )
-from pipeline.passes.quantize_static import check_opset, preprocessed, require_quantized_nodes
+from pipeline.passes.quantize_static import (
+    check_opset,
+    preprocess_field,
+    preprocessed,
+    require_quantized_nodes,
+)
 
 #: Operators whose presence shows that the output really is quantized.
 DYNAMIC_QUANTIZED_OPS = frozenset(
@@ -68,13 +73,7 @@ class QuantizeDynamic(Pass):
                 raise ValueError("op_types must name at least one operator type, or be left out")
             return value
 
-        preprocess: bool = pydantic.Field(
-            True,
-            description=(
-                "Run ONNX Runtime's quant_pre_process (shape inference, graph optimisation) first; "
-                "the pass falls back to the unprocessed model if pre-processing fails."
-            ),
-        )
+        preprocess: bool = preprocess_field()
 
     config: Config
 

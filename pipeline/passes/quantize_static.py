@@ -50,9 +50,18 @@ PER_CHANNEL_MIN_OPSET = 13
 #: Lowest default opset for QuantizeLinear/DequantizeLinear and the integer operators.
 INT8_MIN_OPSET = 10
 #: Operators whose presence shows that the output really is quantized.
-QUANTIZED_OPS = frozenset(
-    {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "QGemm", "QLinearAdd"}
-)
+QUANTIZED_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "QGemm", "QLinearAdd"})
+
+
+def preprocess_field() -> Any:
+    """The ``preprocess`` config field of both quantization passes; :func:`preprocessed` does the work."""
+    return pydantic.Field(
+        True,
+        description=(
+            "Run ONNX Runtime's quant_pre_process (shape inference, graph optimisation) first; "
+            "the pass falls back to the unprocessed model if pre-processing fails."
+        ),
+    )
 
 
 class QuantizeStatic(Pass):
@@ -99,13 +108,7 @@ class QuantizeStatic(Pass):
                 "batch dimension sets it); a last partial batch is left out."
             ),
         )
-        preprocess: bool = pydantic.Field(
-            True,
-            description=(
-                "Run ONNX Runtime's quant_pre_process (shape inference, graph optimisation) first; "
-                "the pass falls back to the unprocessed model if pre-processing fails."
-            ),
-        )
+        preprocess: bool = preprocess_field()
 
     config: Config
 
@@ -292,19 +295,14 @@ def calibration_batches(
 
     if fixed_batch is not None:
         if n < fixed_batch:
-            raise pass_.fail(
-                f"the model's fixed batch is {fixed_batch} but only {n} calibration samples exist"
-            )
+            raise pass_.fail(f"the model's fixed batch is {fixed_batch} but only {n} calibration samples exist")
         step, count = fixed_batch, n // fixed_batch
     else:
         # equal batches only: the entropy and percentile calibrators cannot stack a ragged last one
         step = min(batch_size, n)
         count = n // step
     return [
-        {
-            s.name: np.ascontiguousarray(arrays[s.name][i * step : (i + 1) * step], dtype=s.dtype)
-            for s in specs
-        }
+        {s.name: np.ascontiguousarray(arrays[s.name][i * step : (i + 1) * step], dtype=s.dtype) for s in specs}
         for i in range(count)
     ]
 

@@ -26,6 +26,7 @@ from pipeline.results_db import ResultsDB
 from pipeline.store import ArtifactStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.mqtt]
+REPO = Path(__file__).resolve().parents[2]
 DEVICE = "test-dev"
 
 
@@ -39,9 +40,9 @@ def wait_for(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no
 
 
 class AgentProcess:
-    def __init__(self, broker_url: str, state_dir: Path, key_file: Path) -> None:
+    def __init__(self, broker_url: str, state_dir: Path, key_file: Path, python: str = sys.executable) -> None:
         self.cmd = [
-            sys.executable, "-m", "agent.cli", "run", "--broker", broker_url, "--device-id", DEVICE,
+            python, "-m", "agent.cli", "run", "--broker", broker_url, "--device-id", DEVICE,
             "--state-dir", str(state_dir), "--job-key-file", str(key_file), "--resend-interval", "1",
         ]  # fmt: skip
         self.state_dir = state_dir
@@ -51,7 +52,8 @@ class AgentProcess:
     def start(self) -> AgentProcess:
         self.state_dir.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=log)
+            # cwd=REPO: the agent package under test is this checkout's, whichever interpreter runs it
+            self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=log, cwd=REPO)
         return self
 
     def log_text(self) -> str:
@@ -156,6 +158,34 @@ def test_a_result_survives_agent_sigkill_and_broker_restart(tmp_path: Path, mosq
         assert result.measurements[0].samples > 0
         wait_for(lambda: agent.outbox_count() == 0, 30, "the acknowledged result to leave the outbox")
         assert len(db.results_for_run("run-1")) == 1
+    finally:
+        host.close()
+        agent.stop()
+        db.close()
+
+
+def test_an_agent_on_python_38_serves_a_job(tmp_path: Path, mosquitto, served) -> None:  # type: ignore[no-untyped-def]
+    """JetPack 5 ships Python 3.8: the agent's real code path must run there, not only parse."""
+    python = os.environ.get("EDGEPROF_TEST_AGENT_PYTHON")
+    if not python:
+        pytest.skip("EDGEPROF_TEST_AGENT_PYTHON is not set (.ci/run makes a Python 3.8 venv with edgeprof[agent])")
+    version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
+    assert version.stdout.strip() == "(3, 8)", version
+    model, ev = served
+    key = create_key(tmp_path / "job.key")
+    agent = AgentProcess(mosquitto.url, tmp_path / "agent" / "state", tmp_path / "job.key", python=python).start()
+    db = ResultsDB(tmp_path / "host.db")
+    host = MQTTHost(mosquitto.url, db)
+    try:
+        host.connect()
+        host.wait_for_devices([DEVICE], 60)
+        job = make_job(model, ev, key)
+        host.send_job(job)
+        result = host.results.get(timeout=120)
+        assert result.status == "ok", result.error
+        assert result.environment["python"].startswith("3.8.")
+        assert result.accuracy is not None and result.accuracy.top1 is not None and result.accuracy.top1 > 0.9
+        assert result.measurements[0].power is not None and result.measurements[0].power.estimated
     finally:
         host.close()
         agent.stop()

@@ -85,9 +85,7 @@ def check_results(out: Path) -> dict:  # type: ignore[type-arg]
         assert r["power"]["estimated"] is True and r["power"]["source"].startswith("estimate")
         assert r["power"]["samples"] >= 2
         assert r["accuracy"]["top1"] > 0.9 and r["accuracy"]["reference_top1"] > 0.9
-        assert r["accuracy"]["loss_abs"] == pytest.approx(
-            r["accuracy"]["reference_top1"] - r["accuracy"]["top1"]
-        )
+        assert r["accuracy"]["loss_abs"] == pytest.approx(r["accuracy"]["reference_top1"] - r["accuracy"]["top1"])
         assert r["inferences_per_joule"] == pytest.approx(1 / r["energy_j_per_inference"])
     front = [r for r in records if r["pareto_rank"] == 0]
     assert front, "the Pareto front is empty"

@@ -19,70 +19,9 @@ from pipeline.pareto import (
     recommend,
 )
 
+from .sample_results import record
+
 NO_CONSTRAINTS = {"sla_p99_ms": None, "max_accuracy_loss_abs": None}
-
-
-def record(
-    variant: str,
-    batch: int = 8,
-    *,
-    device: str = "local-myhost",
-    ipj: float | None = 100.0,
-    tput: float = 1000.0,
-    p99: float | None = 2.0,
-    loss: float | None = 0.0,
-    agreement: float | None = 1.0,
-    top1: float | None = 0.98,
-    estimated: bool = True,
-    source: str = "estimate:cpu-load",
-    power: bool = True,
-    valid: bool = True,
-    runtime: str = "onnxruntime",
-    precision: str | None = None,
-) -> dict:
-    """A results record as in results.json, with only the figures the tests vary as arguments."""
-    watts = tput / ipj if (power and ipj) else None
-    return {
-        "id": f"{variant}/{device}/b{batch}",
-        "variant_id": variant,
-        "runtime": runtime,
-        "runtime_version": "1.32.0",
-        "precision": precision or variant,
-        "device_id": device,
-        "target": "generic-x86_64",
-        "batch_size": batch,
-        "throughput_ips": tput,
-        "latency_ms": {"p50": (p99 or 2.0) * 0.8, "p90": p99, "p99": p99, "mean": 1.0},
-        "queries": 2000,
-        "samples": 2000 * batch,
-        "duration_s": 2.0,
-        "power": None
-        if not power
-        else {
-            "avg_w": watts,
-            "source": source,
-            "estimated": estimated,
-            "samples": 40,
-            "rate_hz": 20.0,
-            "energy_j": None,
-            "idle_w": None,
-            "method": "test",
-            "rails_w": {},
-        },
-        "energy_j_per_inference": (1 / ipj) if (power and ipj) else None,
-        "inferences_per_joule": ipj if power else None,
-        "accuracy": {
-            "top1": top1 if loss is not None else None,
-            "reference_top1": 0.98 if loss is not None else None,
-            "loss_abs": loss,
-            "agreement": agreement,
-            "cosine": 0.999,
-            "samples": 540,
-            "reference": "fp32 measured on local-myhost",
-        },
-        "valid": valid,
-        "notes": [],
-    }
 
 
 def by_id(records: list[dict]) -> dict[str, dict]:

@@ -5,109 +5,13 @@ from __future__ import annotations
 import random
 from html.parser import HTMLParser
 
-from pipeline.pareto import DEFAULT_OBJECTIVES, rank_records, recommend
+from pipeline.pareto import DEFAULT_OBJECTIVES
 from pipeline.report.html import FRONT_COLOUR, render_html
+
+from ..sample_results import document, record
 
 HOSTILE = "<script>alert(1)</script>"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-
-
-def record(
-    variant: str,
-    batch: int = 8,
-    *,
-    device: str = "local-myhost",
-    ipj: float | None = 100.0,
-    tput: float = 1000.0,
-    p99: float | None = 2.0,
-    loss: float | None = 0.0,
-    agreement: float | None = 1.0,
-    estimated: bool = True,
-    power: bool = True,
-    valid: bool = True,
-    notes: list[str] | None = None,
-) -> dict:
-    watts = tput / ipj if (power and ipj) else None
-    return {
-        "id": f"{variant}/{device}/b{batch}",
-        "variant_id": variant,
-        "runtime": "onnxruntime",
-        "runtime_version": "1.32.0",
-        "precision": variant,
-        "device_id": device,
-        "target": "generic-x86_64",
-        "batch_size": batch,
-        "throughput_ips": tput,
-        "latency_ms": {"p50": (p99 or 2) * 0.8, "p90": p99, "p99": p99, "mean": 1.0},
-        "queries": 2300,
-        "samples": 2300 * batch,
-        "duration_s": 2.01,
-        "power": None
-        if not power
-        else {
-            "avg_w": watts,
-            "source": "estimate:cpu-load" if estimated else "rapl",
-            "estimated": estimated,
-            "samples": 40,
-            "rate_hz": 20.0,
-            "energy_j": None,
-            "idle_w": None,
-            "method": "CPU busy fraction (assumed)",
-            "rails_w": {},
-        },
-        "energy_j_per_inference": 1 / ipj if (power and ipj) else None,
-        "inferences_per_joule": ipj if power else None,
-        "accuracy": {
-            "top1": 0.981 - loss if loss is not None else None,
-            "reference_top1": 0.981 if loss is not None else None,
-            "loss_abs": loss,
-            "agreement": agreement,
-            "cosine": 0.999,
-            "samples": 540,
-            "reference": "fp32",
-        },
-        "valid": valid,
-        "notes": list(notes or []),
-    }
-
-
-def document(
-    records: list[dict],
-    *,
-    sla: float | None = None,
-    failed: list[dict] | None = None,
-    device: str = "local-myhost",
-    has_labels: bool = True,
-) -> dict:
-    constraints = {"sla_p99_ms": sla, "max_accuracy_loss_abs": None}
-    ranked = rank_records(records, DEFAULT_OBJECTIVES, constraints)
-    return {
-        "schema_version": 1,
-        "edgeprof_version": "0.1.0",
-        "run_id": "20261126-131500-ab12",
-        "created_at": "2026-11-26T13:15:00Z",
-        "model": {
-            "name": "digits_cnn.onnx",
-            "sha256": "ab" * 32,
-            "inputs": [{"name": "image", "shape": ["batch", 1, 32, 32], "dtype": "float32"}],
-            "flops_per_inference": 95000000,
-        },
-        "eval": {"source": "calibration_data/digits/eval.npz", "samples": 540, "has_labels": has_labels},
-        "objectives": dict(DEFAULT_OBJECTIVES),
-        "constraints": constraints,
-        "devices": [
-            {
-                "device_id": device,
-                "target": "generic-x86_64",
-                "hostname": "myhost",
-                "runtimes": {"onnxruntime": "1.32.0"},
-                "power_sources": ["estimate"],
-            }
-        ],
-        "variants": ranked,
-        "failed": failed or [],
-        "recommended": recommend(ranked, constraints),
-    }
 
 
 def sample(device: str = "local-myhost") -> dict:

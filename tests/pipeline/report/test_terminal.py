@@ -4,86 +4,9 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from pipeline.pareto import DEFAULT_OBJECTIVES, rank_records, recommend
 from pipeline.report.terminal import render_table
 
-
-def record(
-    variant: str,
-    batch: int = 8,
-    *,
-    device: str = "local-myhost",
-    ipj: float | None = 100.0,
-    tput: float = 1000.0,
-    p99: float | None = 2.0,
-    loss: float | None = 0.0,
-    agreement: float | None = 1.0,
-    estimated: bool = True,
-    power: bool = True,
-    valid: bool = True,
-    notes: list[str] | None = None,
-) -> dict:
-    watts = tput / ipj if (power and ipj) else None
-    return {
-        "id": f"{variant}/{device}/b{batch}",
-        "variant_id": variant,
-        "runtime": "onnxruntime",
-        "runtime_version": "1.32.0",
-        "precision": variant,
-        "device_id": device,
-        "target": "generic-x86_64",
-        "batch_size": batch,
-        "throughput_ips": tput,
-        "latency_ms": {"p50": 1.8, "p90": 1.9, "p99": p99, "mean": 1.85},
-        "queries": 2300,
-        "samples": 2300 * batch,
-        "duration_s": 2.01,
-        "power": None
-        if not power
-        else {
-            "avg_w": watts,
-            "source": "estimate:cpu-load" if estimated else "rapl",
-            "estimated": estimated,
-            "samples": 40,
-            "rate_hz": 20.0,
-            "energy_j": None,
-            "idle_w": None,
-            "method": "system CPU busy fraction × 10.7 W per busy core (assumed)",
-            "rails_w": {},
-        },
-        "energy_j_per_inference": 1 / ipj if (power and ipj) else None,
-        "inferences_per_joule": ipj if power else None,
-        "accuracy": {
-            "top1": 0.981 - loss if loss is not None else None,
-            "reference_top1": 0.981,
-            "loss_abs": loss,
-            "agreement": agreement,
-            "cosine": 0.999,
-            "samples": 540,
-            "reference": "fp32",
-        },
-        "valid": valid,
-        "notes": list(notes or []),
-    }
-
-
-def document(records: list[dict], *, sla: float | None = None, failed: list[dict] | None = None) -> dict:
-    constraints = {"sla_p99_ms": sla, "max_accuracy_loss_abs": None}
-    ranked = rank_records(records, DEFAULT_OBJECTIVES, constraints)
-    return {
-        "schema_version": 1,
-        "edgeprof_version": "0.1.0",
-        "run_id": "20261126-131500-ab12",
-        "created_at": "2026-11-26T13:15:00Z",
-        "model": {"name": "digits_cnn.onnx", "sha256": "ab" * 32, "inputs": [], "flops_per_inference": 95e6},
-        "eval": {"source": "calibration_data/digits/eval.npz", "samples": 540, "has_labels": True},
-        "objectives": dict(DEFAULT_OBJECTIVES),
-        "constraints": constraints,
-        "devices": [],
-        "variants": ranked,
-        "failed": failed or [],
-        "recommended": recommend(ranked, constraints),
-    }
+from ..sample_results import document, record
 
 
 def render(doc: dict) -> str:
