@@ -51,6 +51,10 @@ OBJECTIVE_LABELS: dict[str, str] = {
 }
 
 NOT_RANKED = "not ranked: "
+#: Two figures from single timed windows closer than this (relative) are not told apart: run-to-run
+#: spread on a shared CPU is of this order. Among builds this close to the best, the recommendation
+#: prefers less accuracy loss, then an FP32 build (nothing converted), then the best figure.
+INDISTINGUISHABLE = 0.05
 
 _SENSES = ("max", "min")
 
@@ -310,8 +314,71 @@ def recommend(
             -(p99 if p99 is not None else math.inf),
         )
 
-    best = max(pool, key=key)
-    return {"id": str(best.get("id")), "reason": _reason(best, records, metric, constraints or {})}
+    leader = max(pool, key=key)
+    eligible = [
+        r
+        for r in records
+        if r.get("pareto_rank") is not None and is_valid(r) and not constraint_violations(r, constraints)
+    ]
+    best = _prudent_choice(eligible, leader, metric)
+    if best is leader:
+        reason = _reason(best, records, metric, constraints or {})
+    else:
+        reason = _close_call_reason(best, leader, metric)
+    return {"id": str(best.get("id")), "reason": reason}
+
+
+def _prudent_choice(eligible: Sequence[Mapping[str, Any]], leader: Mapping[str, Any], metric: str) -> Mapping[str, Any]:
+    """Among records that one run cannot tell from the leader (ranking figure and p99 both within
+    INDISTINGUISHABLE), the one with least accuracy loss, then an FP32 build, then the best figure.
+    Such a record may sit just off the front: one run's noise decides which of the two dominates."""
+    top = objective_value(leader, metric)
+    if top is None or top <= 0:
+        return leader
+    lead_p99 = objective_value(leader, "latency_p99_ms")
+
+    def indistinguishable(r: Mapping[str, Any]) -> bool:
+        value = objective_value(r, metric)
+        p99 = objective_value(r, "latency_p99_ms")
+        if value is None or value < top / (1.0 + INDISTINGUISHABLE):
+            return False
+        return lead_p99 is None or p99 is None or p99 <= lead_p99 * (1.0 + INDISTINGUISHABLE)
+
+    close = [r for r in eligible if indistinguishable(r)] or [leader]
+
+    def prudence(r: Mapping[str, Any]) -> tuple[float, int, float]:
+        loss = accuracy_loss(r)
+        return (
+            round(loss, 6) if loss is not None else math.inf,
+            0 if _is_fp32(r) else 1,
+            -(objective_value(r, metric) or 0.0),
+        )
+
+    chosen = min(close, key=prudence)
+    return leader if prudence(chosen) == prudence(leader) else chosen
+
+
+def _close_call_reason(chosen: Mapping[str, Any], leader: Mapping[str, Any], metric: str) -> str:
+    unit = "inf/J" if metric == "inferences_per_joule" else "inf/s"
+    estimated = " (estimated power)" if metric == "inferences_per_joule" and power_estimated(chosen) else ""
+    p99 = objective_value(chosen, "latency_p99_ms")
+    latency = f"p99 {format_number(p99)} ms" if p99 is not None else "no p99 figure"
+    return (
+        f"{format_number(objective_value(chosen, metric))} {unit}{estimated} with {_loss_phrase(chosen)} and "
+        f"{latency} at batch {chosen.get('batch_size')} on {chosen.get('device_id')} ({chosen.get('runtime')}). "
+        f"The top figure, {leader.get('id')} at {format_number(objective_value(leader, metric))} {unit}, is within "
+        f"{INDISTINGUISHABLE:.0%} of it in both {unit} and p99, closer than one run can separate, so the build with "
+        f"{_prudence_phrase(chosen, leader)} is recommended."
+    )
+
+
+def _prudence_phrase(chosen: Mapping[str, Any], leader: Mapping[str, Any]) -> str:
+    a, b = accuracy_loss(chosen), accuracy_loss(leader)
+    if a is not None and (b is None or round(a, 6) < round(b, 6)):
+        return "less accuracy loss"
+    if _is_fp32(chosen) and not _is_fp32(leader):
+        return "no precision conversion (FP32)"
+    return "the better figure"
 
 
 def _reason(

@@ -311,3 +311,32 @@ def test_format_number():
     assert format_number(0) == "0"
     assert format_number(None) == "–"
     assert format_number(math.nan) == "–"
+
+
+def test_a_lead_within_run_to_run_noise_goes_to_the_fp32_build() -> None:
+    records = rank_records(
+        [
+            record("fp16", ipj=5379.0, p99=0.28, loss=0.0, precision="fp16"),
+            record("fp32", ipj=5368.0, p99=0.29, loss=0.0, precision="fp32"),
+            record("int8", ipj=3000.0, p99=0.20, loss=0.0, precision="int8-static"),
+        ],
+        DEFAULT_OBJECTIVES,
+        NO_CONSTRAINTS,
+    )
+    rec = recommend(records, NO_CONSTRAINTS)
+    assert rec is not None and rec["id"] == "fp32/local-myhost/b8"
+    assert "fp16/local-myhost/b8" in rec["reason"] and "within 5%" in rec["reason"]
+
+
+def test_a_clear_lead_is_recommended_even_with_reduced_precision() -> None:
+    records = rank_records(
+        [
+            record("int8", ipj=1000.0, p99=1.0, loss=0.0, precision="int8-static"),
+            record("fp32", ipj=900.0, p99=2.0, loss=0.0, precision="fp32"),
+        ],
+        DEFAULT_OBJECTIVES,
+        NO_CONSTRAINTS,
+    )
+    rec = recommend(records, NO_CONSTRAINTS)
+    assert rec is not None and rec["id"] == "int8/local-myhost/b8"
+    assert "within 5%" not in rec["reason"]
