@@ -4,4 +4,5 @@
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh" dev
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/python -m pytest "$@"
