@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from agent import conditions
 from agent.errors import InferenceError, SensorError
 from agent.protocol import AccuracyReport, LatencyStats, Measurement, PowerReport
 from agent.runtimes.base import Runtime
@@ -134,12 +136,17 @@ def measure(
     min_queries: int,
     sampler: Any = None,
     idle_w: Optional[float] = None,
+    sysfs_root: Path = Path("/sys"),
 ) -> Measurement:
     """One measurement at one batch size; power from ``sampler.window`` when a sampler is given."""
     notes = []
     batches = [data.batch(i * batch_size, batch_size) for i in range(_PREPARED_BATCHES)]
+    before = conditions.snapshot(sysfs_root)
     warm_up(runtime, batches, warmup_s)
     window = run_window(runtime, batches, min_duration_s, min_queries)
+    after = conditions.snapshot(sysfs_root)
+    condition_notes = conditions.compare(before, after)
+    notes.extend(condition_notes)
     lat = window["latencies_s"]
     queries = len(lat)
     duration = float(window["wall_s"])
@@ -180,6 +187,9 @@ def measure(
         energy_j_per_inference=energy_per_inf,
         inferences_per_joule=inf_per_j,
         notes=notes,
+        conditions_before=before,
+        conditions_after=after,
+        throttled=bool(condition_notes),
     )
 
 

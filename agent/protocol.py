@@ -225,6 +225,10 @@ class Measurement:
     energy_j_per_inference: Optional[float] = None
     inferences_per_joule: Optional[float] = None
     notes: List[str] = dataclasses.field(default_factory=list)
+    #: temperatures (C) and clocks (MHz) read just before warm-up and just after the window
+    conditions_before: Dict[str, float] = dataclasses.field(default_factory=dict)
+    conditions_after: Dict[str, float] = dataclasses.field(default_factory=dict)
+    throttled: bool = False  # clocks fell or a zone ran hot during the window (see notes)
 
 
 @dataclasses.dataclass(frozen=True)

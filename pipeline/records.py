@@ -108,6 +108,8 @@ def build_records(
                     "pareto_rank": None,
                     "meets_sla": None,
                     "valid": m.valid,
+                    "throttled": m.throttled,
+                    "conditions": {"before": m.conditions_before, "after": m.conditions_after},
                     "notes": list(m.notes) + acc_notes + env_notes,
                 }
             )

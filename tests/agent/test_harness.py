@@ -87,3 +87,12 @@ def test_accuracy_against_labels_and_reference(runtime, evalset) -> None:  # typ
     flipped = EvalSet(evalset.inputs, labels=(evalset.labels + 1) % 10, reference=-logits)
     worse = evaluate_accuracy(runtime, flipped, batch_size=8)
     assert worse.top1 < 0.5 and worse.cosine < 0
+
+
+def test_measurement_carries_the_conditions_around_its_window(runtime, evalset, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.agent.test_conditions import make_tree
+
+    root = make_tree(tmp_path, {"cpu-thermal": 50000}, [2000000], {})
+    m = measure(runtime, evalset, 1, warmup_s=0.01, min_duration_s=0.05, min_queries=2, sysfs_root=root)
+    assert m.conditions_before == {"temp_c:cpu-thermal": 50.0, "cpu_mhz:max": 2000.0, "cpu_mhz:min": 2000.0}
+    assert m.conditions_after == m.conditions_before and m.throttled is False
