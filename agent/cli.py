@@ -26,7 +26,7 @@ def run(
     broker: str = typer.Option(
         "mqtt://127.0.0.1:1883", help="MQTT broker URL: mqtt://[user:pass@]host[:port] or mqtts://..."
     ),
-    device_id: str = typer.Option(None, help="This device's id in topics and results [default: local-<hostname>]."),
+    device_id: str = typer.Option(None, help="This device's id in topics and results (default: local-<hostname>)."),
     state_dir: Path = typer.Option(
         Path.home() / ".local" / "state" / "edgeprof-agent",
         help="Where the agent keeps its outbox, queued jobs and artifact cache (survives reboots).",
@@ -35,12 +35,14 @@ def run(
         None, help="Hex key shared with the host; jobs not signed with it are refused."
     ),
     insecure_accept_unsigned: bool = typer.Option(
-        False, help="Run jobs without checking signatures. Only for a broker nobody else can publish to."
+        False,
+        "--insecure-accept-unsigned",
+        help="Run jobs without checking signatures. Only for a broker nobody else can publish to.",
     ),
     power: Optional[str] = typer.Option(
-        None, help="Power source to use (ina3221, jtop, nvml, rapl, estimate) [default: best found]."
+        None, help="Power source to use (ina3221, jtop, nvml, rapl, estimate) (default: best found)."
     ),
-    target: str = typer.Option("", help="Target profile id this device matches [default: detected]."),
+    target: str = typer.Option("", help="Target profile id this device matches (default: detected)."),
     log_level: str = typer.Option("INFO", help="DEBUG, INFO, WARNING or ERROR."),
     resend_interval: float = typer.Option(
         10.0, help="Seconds between resends of results the host has not acknowledged yet."

@@ -120,7 +120,7 @@ def optimize(
     warmup: float = typer.Option(0.5, help="Seconds of untimed warm-up before each window."),
     job_key_file: Path | None = typer.Option(
         None,
-        help="Key shared with the agents to sign jobs [default: ~/.config/edgeprof/job.key, created if absent].",
+        help="Key shared with the agents to sign jobs (default: ~/.config/edgeprof/job.key, created if absent).",
     ),
     serve_host: str = typer.Option("127.0.0.1", help="Address the artifact server binds (0.0.0.0 for remote devices)."),
     advertise_host: str | None = typer.Option(None, help="Host name devices use to reach the artifact server."),
@@ -177,7 +177,7 @@ def demo(
 @app.command()
 def report(
     out: Path = typer.Argument(Path("edgeprof-out"), help="An output folder written by optimize or demo."),
-    run_id: str | None = typer.Option(None, help="Which run [default: the latest]."),
+    run_id: str | None = typer.Option(None, help="Which run (default: the latest)."),
 ) -> None:
     """Rebuild report.html and results.json from the results database, and print the table."""
     from pipeline.optimize import _write_outputs, document_for_run
@@ -209,7 +209,9 @@ def report(
 @app.command()
 def keygen(
     path: Path = typer.Argument(Path.home() / ".config" / "edgeprof" / "job.key", help="Where to write the key."),
-    force: bool = typer.Option(False, help="Overwrite an existing key (agents holding the old one will refuse jobs)."),
+    force: bool = typer.Option(
+        False, "--force", help="Overwrite an existing key (agents holding the old one will refuse jobs)."
+    ),
 ) -> None:
     """Create the key that signs jobs; copy it to each device and pass it to `edgeprof-agent run --job-key-file`."""
     from agent.signing import create_key
