@@ -63,6 +63,8 @@ def run(
         if job_key_file is None and not insecure_accept_unsigned:
             raise AgentError("no --job-key-file given: pass the host's key file, or --insecure-accept-unsigned")
         key = load_key(job_key_file) if job_key_file is not None else None
+        if power is not None:
+            _check_power_name(power)
         if not target:
             target = _detect_target()
         service = AgentService(
@@ -80,23 +82,17 @@ def run(
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
     signal.signal(signal.SIGINT, lambda *_: service.stop())
     if exit_with_parent:
-        _stop_when_orphaned(service)
+        from agent.parent_watch import on_parent_exit
+
+        on_parent_exit(service.stop)
     service.run()
 
 
-def _stop_when_orphaned(service: object) -> None:
-    import os
-    import threading
-    import time
+def _check_power_name(name: str) -> None:
+    from agent.power import SENSORS
 
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        service.stop()  # type: ignore[attr-defined]
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    if name not in SENSORS:
+        raise AgentError("--power %r is not a power source this agent knows: %s" % (name, ", ".join(sorted(SENSORS))))
 
 
 def _detect_target() -> str:

@@ -5,8 +5,7 @@
     ├── ArtifactError           an artifact could not be downloaded, or its sha256 does not match
     ├── RuntimeLoadError        a runtime is missing or refuses the model
     ├── InferenceError          a loaded model failed while running
-    ├── SensorError             a power sensor is absent or unreadable
-    └── JobError                the job as a whole failed (deadline, child crash); carries the reason
+    └── SensorError             a power sensor is absent or unreadable
 
 The host (``pipeline``) imports this module and ``agent.protocol``, nothing else from the agent.
 """
@@ -34,7 +33,3 @@ class InferenceError(AgentError):
 
 class SensorError(AgentError):
     """A power sensor is absent or unreadable."""
-
-
-class JobError(AgentError):
-    """A job failed as a whole: its child process crashed or ran past its deadline."""

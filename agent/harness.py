@@ -159,6 +159,11 @@ def measure(
             "for these settings" % (queries, duration, min_queries, min_duration_s)
         )
     stats = latency_stats(lat)
+    if queries < 100:
+        notes.append(
+            "p99 from only %d queries is the interpolation of the slowest two or three: "
+            "lengthen --min-duration for a dependable tail" % queries
+        )
     if stats.p50 > 0 and stats.p99 > 5 * stats.p50:
         notes.append("high latency spread: p99 is %.1fx p50 (other load on the device?)" % (stats.p99 / stats.p50))
 
@@ -207,8 +212,9 @@ def evaluate_accuracy(runtime: Runtime, data: EvalSet, batch_size: int, max_samp
     outputs = []
     for start in range(0, n, batch_size):
         size = min(batch_size, n - start)
-        feeds = data.batch(start, size)
-        out = runtime.infer(feeds)[0]
+        # always a full batch (the last one wraps around): a model with a fixed batch axis accepts
+        # nothing else; only the first ``size`` outputs are scored
+        out = runtime.infer(data.batch(start, batch_size))[0][:size]
         outputs.append(np.asarray(out, dtype=np.float64).reshape(size, -1))
     logits = np.concatenate(outputs, axis=0)
     predicted = logits.argmax(axis=1)

@@ -89,6 +89,11 @@ class AgentStore:
                 self._db.execute("ROLLBACK")
                 raise
 
+    def drop_job(self, job_id: str) -> None:
+        """Mark a job done without a result (it could not even be decoded)."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET state='done' WHERE job_id=?", (job_id,))
+
     def queued_jobs(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM jobs WHERE state!='done'").fetchone()[0]

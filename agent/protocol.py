@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import socket
 import sys
@@ -32,24 +33,29 @@ TOPIC_ROOT = "edgeprof/v1"
 #: Larger payloads are refused before parsing: results are kilobytes, and a forged huge message must
 #: not exhaust a device's memory.
 MAX_PAYLOAD_BYTES = 1_000_000
-_DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 T = TypeVar("T")
 
 
-def check_device_id(device_id: str) -> str:
-    """Return ``device_id`` if it is safe to embed in a topic, else raise ProtocolError."""
-    if not isinstance(device_id, str) or not _DEVICE_ID.match(device_id):
+def check_id(value: str, what: str) -> str:
+    """Return ``value`` if it is safe in a topic and as a file name, else raise ProtocolError."""
+    if not isinstance(value, str) or not _SAFE_ID.fullmatch(value) or value in (".", ".."):
         raise ProtocolError(
-            "device id %r is not valid: use 1-64 letters, digits, '.', '_' or '-', starting with a "
-            "letter or digit" % (device_id,)
+            "%s %r is not valid: use 1-64 ASCII letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit" % (what, value)
         )
-    return device_id
+    return value
+
+
+def check_device_id(device_id: str) -> str:
+    return check_id(device_id, "device id")
 
 
 def local_device_id() -> str:
     """The default id of an agent on this machine: ``local-<hostname>``, made topic-safe."""
-    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname()) or "host"
+    host = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "-" for c in socket.gethostname())
+    host = host or "host"
     return ("local-" + host)[:64]
 
 
@@ -156,6 +162,12 @@ class BenchmarkJob:
 
     def __post_init__(self) -> None:
         check_device_id(self.device_id)
+        check_id(self.job_id, "job id")
+        check_id(self.run_id, "run id")
+        check_id(self.variant_id, "variant id")
+        for name in ("issued_at", "expires_at", "warmup_s", "min_duration_s", "deadline_s"):
+            if not math.isfinite(getattr(self, name)):
+                raise ProtocolError("%s must be a finite number" % name)
         if not self.batch_sizes or any(b < 1 or b > 4096 for b in self.batch_sizes):
             raise ProtocolError("batch_sizes must be a non-empty list of integers in 1..4096")
         if self.min_duration_s <= 0 or self.warmup_s < 0 or self.min_queries < 1:
@@ -255,6 +267,8 @@ class BenchmarkResult:
 
     def __post_init__(self) -> None:
         check_device_id(self.device_id)
+        check_id(self.result_id, "result id")
+        check_id(self.job_id, "job id")
         if self.status not in ("ok", "failed"):
             raise ProtocolError("result status must be 'ok' or 'failed', not %r" % self.status)
 
@@ -303,10 +317,16 @@ def decode(cls: Type[T], payload: Union[bytes, str]) -> T:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ProtocolError("message of %d bytes exceeds the %d-byte limit" % (len(payload), MAX_PAYLOAD_BYTES))
     try:
-        data = json.loads(payload.decode("utf-8"))
+        data = json.loads(payload.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError("message is not valid UTF-8 JSON: %s" % exc) from None
+    except RecursionError:
+        raise ProtocolError("message is nested too deeply to be an edgeprof message") from None
     return from_dict(cls, data)
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError("%s is not a number edgeprof accepts" % name)
 
 
 def from_dict(cls: Type[T], data: Any) -> T:

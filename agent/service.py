@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from agent import __version__
 from agent.artifacts import ArtifactCache
@@ -71,7 +71,9 @@ class AgentService:
         self._wake = threading.Event()
         self._connected = threading.Event()
         self._child: Optional[subprocess.Popen] = None
+        self._caps: Optional[Dict[str, Any]] = None
         self._client = self._make_client()
+        self._capabilities()
 
     # MQTT ------------------------------------------------------------------------------------------
     def _make_client(self) -> Any:
@@ -94,21 +96,29 @@ class AgentService:
         client.on_message = self._on_message
         return client
 
+    def _capabilities(self) -> Dict[str, Any]:
+        """Runtimes and power sources, probed once: probing opens sensors (jtop, NVML) and imports
+        runtimes, which must not happen in paho's thread on every reconnect, least of all mid-window."""
+        if self._caps is None:
+            from agent.runtimes import installed_runtimes
+
+            try:
+                from agent.power import available as power_available
+
+                sources = list(power_available())
+            except Exception:  # a sensor probe must never stop the agent from reporting presence
+                sources = []
+            self._caps = {"runtimes": installed_runtimes(), "power_sources": sources}
+        return self._caps
+
     def _status(self, state: str) -> AgentStatus:
-        from agent.runtimes import installed_runtimes
-
-        try:
-            from agent.power import available as power_available
-
-            sources = list(power_available())
-        except Exception:  # a sensor probe must never stop the agent from reporting presence
-            sources = []
+        caps = self._capabilities() if state != "offline" else {"runtimes": {}, "power_sources": []}
         return AgentStatus(
             device_id=self.device_id,
             state=state,
             agent_version=__version__,
-            runtimes=installed_runtimes() if state != "offline" else {},
-            power_sources=sources if state != "offline" else [],
+            runtimes=caps["runtimes"],
+            power_sources=caps["power_sources"],
             target=self.target,
             hostname=socket.gethostname(),
             ts=time.time(),
@@ -168,7 +178,12 @@ class AgentService:
         if claimed is None:
             return False
         job_id, payload, attempts = claimed
-        job = decode(BenchmarkJob, payload)
+        try:
+            job = decode(BenchmarkJob, payload)
+        except ProtocolError as exc:  # stored by an older agent version, say: drop it, keep the queue moving
+            log.error("dropped stored job %s: it no longer decodes (%s)", job_id, exc)
+            self.store.drop_job(job_id)
+            return True
         started = time.time()
         if attempts > MAX_ATTEMPTS:
             result = failed_result(
@@ -181,6 +196,11 @@ class AgentService:
                 result = self._execute(job, started)
             except _Interrupted:
                 return False  # shutdown mid-job: it stays 'running' and is retried after a restart
+            except Exception as exc:  # full disk, a broken download stream...: report the real cause
+                log.exception("job %s failed outside its benchmark process", job_id)
+                result = failed_result(
+                    job, "agent error before or after the benchmark: %s: %s" % (type(exc).__name__, exc), started
+                )
         self.store.finish_job(job_id, result.result_id, encode(result))
         log.info(
             "job %s finished: %s%s",

@@ -76,7 +76,10 @@ def verify_job(job: BenchmarkJob, key: bytes, now: float, seen: Callable[[str], 
             "job %s has a bad signature: it was not issued by a host holding this agent's key" % job.job_id
         )
     if job.expires_at < now:
-        raise ProtocolError("job %s expired %.0f s ago" % (job.job_id, now - job.expires_at))
+        raise ProtocolError(
+            "job %s expired %.0f s ago (if the host sent it just now, this device's clock is wrong: "
+            "a board without an RTC battery needs NTP)" % (job.job_id, now - job.expires_at)
+        )
     if job.issued_at > now + MAX_CLOCK_SKEW_S:
         raise ProtocolError(
             "job %s was issued %.0f s in the future: check the clocks" % (job.job_id, job.issued_at - now)

@@ -12,7 +12,6 @@ import json
 import os
 import platform
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 from agent import __version__
 from agent.errors import AgentError, InferenceError, SensorError
 from agent.harness import EvalSet, evaluate_accuracy, fixed_batch_size, measure, synthetic_eval_set
+from agent.parent_watch import on_parent_exit
 from agent.protocol import BenchmarkJob, BenchmarkResult, Measurement, encode, from_dict
 from agent.runtimes import get_runtime
 
@@ -31,8 +31,14 @@ from agent.runtimes import get_runtime
 IDLE_MEASURE_S = 1.0
 
 
+def sampler_window_s(sensor: Any) -> float:
+    """The shortest window this sensor gives a valid figure for, with a margin (the sampler needs
+    five sensor periods and the sensor's own minimum, e.g. 1 s for NVML's energy counter)."""
+    return 1.2 * max(5.0 / sensor.nominal_rate_hz, getattr(sensor, "min_window_s", 0.0))
+
+
 def idle_seconds(sensor: Any) -> float:
-    return max(IDLE_MEASURE_S, 6.0 / sensor.nominal_rate_hz, getattr(sensor, "min_window_s", 0.0) * 1.2)
+    return max(IDLE_MEASURE_S, sampler_window_s(sensor))
 
 
 def load_eval_set(path: Path) -> EvalSet:
@@ -102,6 +108,13 @@ def run_job(job: BenchmarkJob, model_path: Path, eval_path: Optional[Path], powe
                     idle_w = sampler.measure_idle(idle_seconds(sampler.sensor))
                 except SensorError as exc:
                     env_notes.append("idle power not measured: %s" % exc)
+        min_duration_s = job.min_duration_s
+        if sampler is not None and min_duration_s < sampler_window_s(sampler.sensor):
+            min_duration_s = sampler_window_s(sampler.sensor)
+            env_notes.append(
+                "windows lengthened from %.2f s to %.2f s: %s needs at least that many samples"
+                % (job.min_duration_s, min_duration_s, sampler.sensor.source)
+            )
         for batch in job.batch_sizes:
             if fixed is not None and batch != fixed:
                 env_notes.append(
@@ -109,18 +122,21 @@ def run_job(job: BenchmarkJob, model_path: Path, eval_path: Optional[Path], powe
                     "batch axis to sweep batch sizes)" % (batch, fixed)
                 )
                 continue
-            measurements.append(
-                measure(
-                    runtime,
-                    data,
-                    batch,
-                    warmup_s=job.warmup_s,
-                    min_duration_s=job.min_duration_s,
-                    min_queries=job.min_queries,
-                    sampler=sampler,
-                    idle_w=idle_w,
+            try:
+                measurements.append(
+                    measure(
+                        runtime,
+                        data,
+                        batch,
+                        warmup_s=job.warmup_s,
+                        min_duration_s=min_duration_s,
+                        min_queries=job.min_queries,
+                        sampler=sampler,
+                        idle_w=idle_w,
+                    )
                 )
-            )
+            except InferenceError as exc:  # e.g. out of memory at the largest batch: keep the others
+                env_notes.append("batch %d not measured: %s" % (batch, exc))
     finally:
         if sampler is not None:
             sampler.stop()
@@ -128,7 +144,10 @@ def run_job(job: BenchmarkJob, model_path: Path, eval_path: Optional[Path], powe
     accuracy = None
     if eval_path is not None:
         acc_batch = fixed or max(job.batch_sizes)
-        accuracy = evaluate_accuracy(runtime, data, acc_batch, job.max_accuracy_samples)
+        try:
+            accuracy = evaluate_accuracy(runtime, data, acc_batch, job.max_accuracy_samples)
+        except InferenceError as exc:
+            env_notes.append("accuracy not measured: %s" % exc)
     runtime.close()
     status = "ok" if measurements else "failed"
     error = "" if measurements else "no batch size could be measured: " + "; ".join(env_notes)
@@ -163,20 +182,8 @@ def failed_result(job: BenchmarkJob, error: str, started: float) -> BenchmarkRes
     )
 
 
-def _exit_when_orphaned() -> None:
-    """If the agent dies (even by SIGKILL), stop too instead of running on unsupervised."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(3)
-
-    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
-
-
 def main(argv: List[str]) -> int:
-    _exit_when_orphaned()
+    on_parent_exit(lambda: os._exit(3))  # the agent died: do not run on unsupervised
     spec_path, out_path = Path(argv[0]), Path(argv[1])
     spec = json.loads(spec_path.read_text())
     job = from_dict(BenchmarkJob, spec["job"])

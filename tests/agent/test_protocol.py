@@ -127,3 +127,20 @@ def test_broker_url_parsing() -> None:
     assert (tls["port"], tls["tls"], tls["username"], tls["password"]) == (8883, True, "user", "pw")
     with pytest.raises(ProtocolError, match="scheme"):
         parse_broker_url("http://x")
+
+
+@pytest.mark.parametrize("job_id", ["../../etc/x", "/abs", "a" * 65, "dev\n", ".."])
+def test_ids_that_would_escape_a_folder_or_topic_are_refused(job_id: str) -> None:
+    data = json.loads(encode(make_job()))
+    data["job_id"] = job_id
+    with pytest.raises(ProtocolError, match="job id"):
+        decode(BenchmarkJob, json.dumps(data))
+
+
+def test_non_finite_and_absurdly_nested_payloads_are_protocol_errors() -> None:
+    text = encode(make_job()).decode().replace('"deadline_s":600.0', '"deadline_s":NaN')
+    assert "NaN" in text
+    with pytest.raises(ProtocolError, match="NaN"):
+        decode(BenchmarkJob, text)
+    with pytest.raises(ProtocolError, match="nested too deeply"):
+        decode(BenchmarkJob, "[" * 100_000 + "]" * 100_000)
