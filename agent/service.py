@@ -233,8 +233,13 @@ class AgentService:
         )
         stderr_path = work / "stderr.log"
         with open(str(stderr_path), "wb") as err:
+            # Its own session: a Ctrl-C meant for the agent must not kill the benchmark behind the
+            # agent's back (it would look like a crash); the agent stops it when it stops itself.
             self._child = subprocess.Popen(
-                [sys.executable, "-m", "agent.worker", str(spec), str(out)], stdout=err, stderr=err
+                [sys.executable, "-m", "agent.worker", str(spec), str(out)],
+                stdout=err,
+                stderr=err,
+                start_new_session=True,
             )
             try:
                 rc = self._wait_child(job.deadline_s)
@@ -318,6 +323,7 @@ class AgentService:
                     pass
             self._client.disconnect()
             self._client.loop_stop()
+            self._client.on_connect = self._client.on_disconnect = self._client.on_message = None
             self.store.close()
             log.info("agent stopped")
 

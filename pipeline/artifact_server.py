@@ -25,7 +25,13 @@ def _handler(store: ArtifactStore) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
             log.debug("%s " + format, self.address_string(), *args)
 
+        def do_HEAD(self) -> None:  # noqa: N802 - stdlib name
+            self._respond(body=False)
+
         def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            self._respond(body=True)
+
+        def _respond(self, body: bool) -> None:
             match = _PATH.match(self.path)
             path = store.get(match.group(1)) if match else None
             if path is None:
@@ -33,10 +39,11 @@ def _handler(store: ArtifactStore) -> type[BaseHTTPRequestHandler]:
                 return
             size = path.stat().st_size
             start = 0
-            range_header = self.headers.get("Range")
-            if range_header:
-                m = _RANGE.match(range_header.strip())
-                if not m or int(m.group(1)) >= size:
+            m = _RANGE.match((self.headers.get("Range") or "").strip())
+            # only "bytes=N-" (what a resuming agent sends) is honoured; any other Range is ignored and
+            # the whole file is sent, as RFC 9110 allows
+            if m:
+                if int(m.group(1)) >= size:
                     self.send_response(416)
                     self.send_header("Content-Range", f"bytes */{size}")
                     self.end_headers()
@@ -50,6 +57,8 @@ def _handler(store: ArtifactStore) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(size - start))
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
+            if not body:
+                return
             with open(path, "rb") as fh:
                 fh.seek(start)
                 while chunk := fh.read(1 << 20):

@@ -82,7 +82,8 @@ def _run_optimize(opts: object) -> None:
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         typer.echo(
-            "edgeprof: interrupted; results already received are kept in the output folder's database",
+            "edgeprof: interrupted; results already received are kept in the output folder's results.db: "
+            "`edgeprof report OUT` writes the report from them",
             err=True,
         )
         raise typer.Exit(130) from None
@@ -226,6 +227,15 @@ def keygen(
 def main() -> None:
     try:
         app()
+    except ModuleNotFoundError as exc:
+        if "--debug" in sys.argv:
+            raise
+        typer.echo(
+            f"edgeprof: {exc.name or exc} is not installed: the host side needs its extra: "
+            "pip install 'edgeprof[pipeline]'",
+            err=True,
+        )
+        sys.exit(1)
     except Exception as exc:  # last line of defence: one line unless --debug
         if "--debug" in sys.argv:
             raise

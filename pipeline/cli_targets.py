@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from targets import Catalog, Figure, ProfileError, TargetProfile, UnknownTargetError, load_profiles
@@ -136,7 +137,7 @@ def print_profile(out: Console, p: TargetProfile) -> None:
     def say(text: str) -> None:
         out.print(text, markup=False, soft_wrap=True)
 
-    out.print(f"[bold]{p.name}[/bold] ({p.id})")
+    out.print(f"[bold]{escape(p.name)}[/bold] ({escape(p.id)})")
     say(f"kind {p.kind}, arch {p.arch}; {p.origin} profile {p.path}")
     if p.overrides is not None:
         say(f"overrides the shipped profile {p.overrides}")

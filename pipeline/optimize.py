@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -30,6 +31,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from agent.errors import ProtocolError
 from agent.protocol import (
     ArtifactRef,
     BenchmarkJob,
@@ -108,21 +110,81 @@ def prepare_inputs(opts: OptimizeOptions) -> PreparedInputs:
     """Every check on the user's input, before anything is written."""
     if not opts.batch_sizes or any(b < 1 for b in opts.batch_sizes):
         raise InputError("--batch needs positive integers, for example --batch 1,8")
-    for t in opts.targets:
-        if t != "local":
-            try:
-                check_device_id(t)
-            except Exception as exc:
-                raise InputError(f"--targets: {exc}") from None
+    if opts.sla_p99_ms is not None and not opts.sla_p99_ms > 0:
+        raise InputError(f"--sla-p99-ms must be a positive number of milliseconds, not {opts.sla_p99_ms}")
+    if opts.max_accuracy_loss is not None and not 0 <= opts.max_accuracy_loss < 1:
+        raise InputError(
+            f"--max-accuracy-loss is an absolute fraction in [0, 1) (0.01 = 1 percentage point), "
+            f"not {opts.max_accuracy_loss}"
+        )
+    try:
+        plan_variants(opts.precisions, opts.runtimes)
+    except ValueError as exc:
+        raise InputError(f"--precisions: {exc}") from None
+    _check_targets(opts)
     model = inspect_model(opts.model)
+    _check_batch_axis(model, opts.batch_sizes)
     calib = load_bound_dataset(opts.calib, model, "--calib") if opts.calib else None
     evals = load_bound_dataset(opts.eval, model, "--eval") if opts.eval else None
+    if evals is not None:
+        _check_classifier(model, evals, opts.eval)
     if calib is None and "int8-static" in opts.precisions:
         raise InputError(
             "int8-static needs calibration data: pass --calib FILE.npz (a few hundred typical inputs), "
             "or leave int8-static out of --precisions"
         )
     return PreparedInputs(model, calib, evals)
+
+
+def _check_targets(opts: OptimizeOptions) -> None:
+    remote = [t for t in opts.targets if t != "local"]
+    for t in remote:
+        try:
+            check_device_id(t)
+        except ProtocolError as exc:
+            raise InputError(f"--targets: {exc}") from None
+    if not remote:
+        return
+    if opts.broker is None:
+        raise InputError(
+            f"--targets {','.join(remote)}: the embedded broker listens on 127.0.0.1 only, so other devices "
+            "cannot reach it: run a broker they can reach (Mosquitto) and pass --broker mqtt://HOST:1883"
+        )
+    if opts.serve_host.startswith("127.") or opts.serve_host in ("localhost", "::1"):
+        raise InputError(
+            f"--targets {','.join(remote)}: devices cannot download artifacts from {opts.serve_host}: pass "
+            "--serve-host 0.0.0.0 (or this machine's address) and --advertise-host with an address they reach"
+        )
+    if opts.serve_host in ("0.0.0.0", "::") and not opts.advertise_host:
+        raise InputError(
+            f"--serve-host {opts.serve_host} listens everywhere but is no address to download from: "
+            "pass --advertise-host with this machine's name or address as the devices see it"
+        )
+
+
+def _check_batch_axis(model: ModelInfo, batch_sizes: list[int]) -> None:
+    first = model.inputs[0].shape[0] if model.inputs and model.inputs[0].shape else None
+    if isinstance(first, int) and any(b != first for b in batch_sizes):
+        raise InputError(
+            f"the model's batch axis is fixed to {first}, so --batch {','.join(map(str, batch_sizes))} cannot "
+            f"run: pass --batch {first}, or export the model with a dynamic batch axis"
+        )
+
+
+def _check_classifier(model: ModelInfo, data: Dataset, path: Path | None) -> None:
+    out = model.outputs[0] if model.outputs else None
+    if out is None or len(out.shape) != 2:
+        shape = f"[{', '.join(map(str, out.shape))}]" if out is not None else "none"
+        raise InputError(
+            f"accuracy is measured on classifiers: the model's first output must be [batch, classes] "
+            f"logits, but it is {shape}; leave out --eval to measure speed and power only"
+        )
+    classes = out.shape[1]
+    if data.labels is not None and isinstance(classes, int) and len(data.labels) and data.labels.max() >= classes:
+        raise InputError(
+            f"--eval {path}: labels go up to {int(data.labels.max())} but the model has {classes} classes: "
+            "labels must be class indices 0..classes-1"
+        )
 
 
 def host_reference(model_path: Path, data: Dataset, batch: int = 32) -> np.ndarray:
@@ -135,8 +197,10 @@ def host_reference(model_path: Path, data: Dataset, batch: int = 32) -> np.ndarr
         batch = first
     outs = []
     for start in range(0, data.num_samples, batch):
-        feeds = {k: v[start : start + batch] for k, v in data.inputs.items()}
-        outs.append(sess.run(None, feeds)[0])
+        # a full batch each time, wrapping at the end: a fixed batch axis accepts nothing else
+        idx = np.arange(start, start + batch) % data.num_samples
+        size = min(batch, data.num_samples - start)
+        outs.append(sess.run(None, {k: v[idx] for k, v in data.inputs.items()})[0][:size])
     return np.concatenate(outs, axis=0)
 
 
@@ -182,7 +246,7 @@ def optimize(opts: OptimizeOptions, console: Console) -> dict[str, Any]:
         out = opts.out
         out.mkdir(parents=True, exist_ok=True)
         db = ResultsDB(out / "results.db")
-        stack.callback(db.close)
+        stack.callback(_detach_and_close, host, db)
         host.db = db
         store = ArtifactStore(out / "artifacts")
         run_id = new_run_id()
@@ -200,7 +264,7 @@ def optimize(opts: OptimizeOptions, console: Console) -> dict[str, Any]:
         key_file = opts.job_key_file or DEFAULT_KEY_FILE
         key = load_key(key_file) if key_file.exists() else create_key(key_file)
 
-        devices = [t for t in opts.targets if t != "local"]
+        devices = list(dict.fromkeys(t for t in opts.targets if t != "local"))
         agent = None
         if "local" in opts.targets:
             local_id = local_device_id()
@@ -224,12 +288,25 @@ def optimize(opts: OptimizeOptions, console: Console) -> dict[str, Any]:
         }
         db.add_run(run_id, prepared.model.sha256, run_meta)
         jobs = _make_jobs(opts, run_id, built, devices, eval_ref, server, key)
+        db.add_jobs(jobs)  # results are accepted only for jobs this host issued
         for job in jobs:
             host.send_job(job)
-        _collect(host, jobs, opts, agent, console)
+        try:
+            _collect(host, jobs, opts, agent, console)
+        except DispatchError:
+            if db.results_for_run(run_id):
+                _write_outputs(out, document_for_run(db, run_id, host), console)
+            raise
         doc = document_for_run(db, run_id, host)
         _write_outputs(out, doc, console)
         return doc
+
+
+def _detach_and_close(host: MQTTHost, db: ResultsDB) -> None:
+    """Close the MQTT side before the DB, so a late result cannot reach a closed database."""
+    host.close()
+    host.db = None
+    db.close()
 
 
 def _eval_info(opts: OptimizeOptions, prepared: PreparedInputs) -> dict[str, Any]:
@@ -261,7 +338,7 @@ def _build_variants(
                 built[spec.id] = (spec, builder.build(spec, source, on_step=step))
             except PassError as exc:
                 failed.append({"variant_id": spec.id, "device_id": "host", "error": str(exc)})
-                console.print(f"[yellow]variant {spec.id} not built:[/yellow] {exc}")
+                console.print(f"[yellow]variant {spec.id} not built:[/yellow] {escape(str(exc))}")
             progress.advance(task)
         progress.update(task, description=f"built {len(built)} variant(s)")
     if not built:
@@ -343,8 +420,9 @@ def _collect(
             if time.monotonic() > deadline:
                 missing = ", ".join(f"{j.variant_id}@{j.device_id}" for j in pending.values())
                 raise DispatchError(
-                    f"no result within the deadline for {missing}; results that arrive later are still "
-                    "stored when you run `edgeprof report` after the agent reconnects"
+                    f"no result within the deadline for {missing}: is the device online and its agent running? "
+                    "The report covers the results that did arrive; the device keeps the missing ones "
+                    "in its outbox until a host acknowledges them"
                 )
             try:
                 result = host.results.get(timeout=0.5)
@@ -353,8 +431,8 @@ def _collect(
             job = pending.pop(result.job_id, None)
             if job is None:
                 continue  # a late result of an earlier run: stored, not waited for
-            mark = "[green]ok[/green]" if result.status == "ok" else f"[red]failed[/red]: {result.error}"
-            progress.console.print(f"  {result.variant_id} on {result.device_id}: {mark}")
+            mark = "[green]ok[/green]" if result.status == "ok" else f"[red]failed[/red]: {escape(result.error)}"
+            progress.console.print(f"  {escape(result.variant_id)} on {escape(result.device_id)}: {mark}")
             progress.advance(task)
 
 

@@ -93,6 +93,9 @@ def accuracy_loss(record: Mapping[str, Any]) -> float | None:
 
 def loss_is_fidelity(record: Mapping[str, Any]) -> bool:
     """True when the record's accuracy loss is fidelity to FP32 (no labels), not labelled top-1 loss."""
+    kind = get_path(record, "accuracy.loss_kind")
+    if kind is not None:
+        return kind == "fidelity"
     return not is_number(get_path(record, "accuracy.loss_abs")) and is_number(get_path(record, "accuracy.agreement"))
 
 
@@ -195,12 +198,21 @@ def effective_objectives(
     for name, sense in objectives.items():
         if sense not in _SENSES:
             raise ValueError(f"objective {name!r}: sense must be 'max' or 'min', not {sense!r}")
-        if not valid or any(objective_value(r, name) is not None for r in valid):
-            used[name] = sense
-        elif name == "inferences_per_joule":
+        have = [r for r in valid if objective_value(r, name) is not None]
+        if name == "inferences_per_joule" and valid and len(have) < len(valid):
+            # Ranking on energy would silently leave the records without it off the front, and a slow
+            # build with a power figure could then win: compare everything on throughput instead.
             if any(objective_value(r, "throughput_ips") is not None for r in valid):
                 used.setdefault("throughput_ips", "max")
-            notes.append("no record has energy figures: ranked on throughput instead of inferences per joule")
+            if have:
+                notes.append(
+                    f"{len(valid) - len(have)} of {len(valid)} records have no energy figure: "
+                    "ranked on throughput instead of inferences per joule"
+                )
+            else:
+                notes.append("no record has energy figures: ranked on throughput instead of inferences per joule")
+        elif not valid or have:
+            used[name] = sense
         else:
             notes.append(f"no record has a figure for {_label(name)}: left out of the ranking")
     return used, notes
@@ -302,9 +314,9 @@ def recommend(
     ]
     if not candidates:
         return None
-    by_energy = [r for r in candidates if objective_value(r, "inferences_per_joule") is not None]
-    metric = "inferences_per_joule" if by_energy else "throughput_ips"
-    pool = by_energy or candidates
+    used, _ = effective_objectives(records, objectives)
+    metric = "inferences_per_joule" if "inferences_per_joule" in used else "throughput_ips"
+    pool = [r for r in candidates if objective_value(r, metric) is not None] or candidates
 
     def key(r: Mapping[str, Any]) -> tuple[float, float]:
         value = objective_value(r, metric)
@@ -409,7 +421,7 @@ def _reason(
         unit = "inf/J"
     else:
         first = (
-            "No record has power figures, so this is ranked on throughput: most throughput on the front "
+            "Not every record has a power figure, so this is ranked on throughput: most throughput on the front "
             f"({format_number(value)} inf/s) with {_loss_phrase(best)} and {latency} {where}."
         )
         unit = "inf/s"

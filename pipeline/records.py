@@ -13,10 +13,9 @@ from typing import Any
 
 from agent.protocol import AgentStatus, BenchmarkResult
 from pipeline import __version__
-from pipeline.pareto import rank_records, recommend
+from pipeline.pareto import DEFAULT_OBJECTIVES, rank_records, recommend
 
 SCHEMA_VERSION = 1
-OBJECTIVES = {"inferences_per_joule": "max", "accuracy_loss_abs": "min", "latency_p99_ms": "min"}
 
 
 def _reference_top1(results: list[BenchmarkResult]) -> dict[tuple[str, str], float]:
@@ -45,16 +44,17 @@ def _accuracy(
     if reference_top1 is None and host_top1 is not None:
         reference_top1, reference = host_top1, "fp32 computed on the host with ONNX Runtime CPU"
         notes.append("reference accuracy is the host's FP32 figure: no FP32 variant was measured on this device")
-    loss = None
+    loss, loss_kind = None, None
     if acc.top1 is not None and reference_top1 is not None:
-        loss = reference_top1 - acc.top1
+        loss, loss_kind = reference_top1 - acc.top1, "top1"
     elif acc.agreement is not None:
-        loss = 1.0 - acc.agreement
+        loss, loss_kind = 1.0 - acc.agreement, "fidelity"
         reference = "fp32 outputs (no labels): loss is 1 - top-1 agreement"
     return {
         "top1": acc.top1,
         "reference_top1": reference_top1,
         "loss_abs": loss,
+        "loss_kind": loss_kind,
         "agreement": acc.agreement,
         "cosine": acc.cosine,
         "samples": acc.samples,
@@ -128,7 +128,7 @@ def build_document(
     max_accuracy_loss_abs: float | None,
 ) -> dict[str, Any]:
     constraints = {"sla_p99_ms": sla_p99_ms, "max_accuracy_loss_abs": max_accuracy_loss_abs}
-    ranked = rank_records(records, OBJECTIVES, constraints)
+    ranked = rank_records(records, DEFAULT_OBJECTIVES, constraints)
     return {
         "schema_version": SCHEMA_VERSION,
         "edgeprof_version": __version__,
@@ -136,7 +136,7 @@ def build_document(
         "created_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "model": model,
         "eval": eval_info,
-        "objectives": dict(OBJECTIVES),
+        "objectives": dict(DEFAULT_OBJECTIVES),
         "constraints": constraints,
         "devices": [
             {

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ProtocolError
-from agent.protocol import AgentStatus, BenchmarkResult, decode, encode
+from agent.protocol import AgentStatus, BenchmarkJob, BenchmarkResult, decode, encode
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -35,6 +35,16 @@ CREATE TABLE IF NOT EXISTS results (
     received_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_by_run ON results(run_id);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    variant_id TEXT NOT NULL,
+    runtime TEXT NOT NULL,
+    precision TEXT NOT NULL,
+    issued_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS one_result_per_job ON results(job_id);
 CREATE TABLE IF NOT EXISTS devices (
     device_id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
@@ -64,8 +74,30 @@ class ResultsDB:
                 (run_id, time.time(), model_sha256, json.dumps(spec, default=str)),
             )
 
+    def add_jobs(self, jobs: list[BenchmarkJob]) -> None:
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO jobs(job_id, run_id, device_id, variant_id, runtime, precision, issued_at) "
+                "VALUES (?,?,?,?,?,?,?)",
+                [(j.job_id, j.run_id, j.device_id, j.variant_id, j.runtime, j.precision, j.issued_at) for j in jobs],
+            )
+
+    def check_issued(self, result: BenchmarkResult) -> str | None:
+        """None if ``result`` answers a job this host issued, to that device, for that build; else why not."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT run_id, device_id, variant_id, runtime, precision FROM jobs WHERE job_id=?",
+                (result.job_id,),
+            ).fetchone()
+        if row is None:
+            return f"job {result.job_id} was not issued by this host"
+        got = (result.run_id, result.device_id, result.variant_id, result.runtime, result.precision)
+        if tuple(row) != got:
+            return f"result for job {result.job_id} does not match the job issued (expected {tuple(row)}, got {got})"
+        return None
+
     def add_result(self, result: BenchmarkResult) -> bool:
-        """Store a result once. True if it was new."""
+        """Store a result once (one per job). True if it was new."""
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO results(result_id, run_id, job_id, variant_id, device_id, status, "

@@ -69,6 +69,15 @@ def calibration_digest(calibration: dict[str, np.ndarray] | None) -> str:
     return h.hexdigest()
 
 
+def _tool_versions() -> list[str]:
+    import onnx
+    import onnxruntime
+
+    from pipeline import __version__
+
+    return [__version__, onnx.__version__, onnxruntime.__version__]
+
+
 class VariantBuilder:
     """Runs pass chains and puts every result into the artifact store."""
 
@@ -91,7 +100,13 @@ class VariantBuilder:
         return current
 
     def _step(self, source: StoredArtifact, name: str, config: dict[str, Any]) -> StoredArtifact:
-        key_text = json.dumps([source.sha256, name, config, self._calib_digest], sort_keys=True)
+        pass_obj = get_pass(name)(config)
+        # the validated config (defaults filled in) and the tool versions: a changed default or an
+        # upgraded quantizer must rebuild, not serve yesterday's model under today's name
+        key_text = json.dumps(
+            [source.sha256, name, pass_obj.config.model_dump(mode="json"), self._calib_digest, _tool_versions()],
+            sort_keys=True,
+        )
         key = hashlib.sha256(key_text.encode()).hexdigest()
         marker = self._cache_dir / f"{key}.json"
         if marker.exists():
@@ -99,7 +114,6 @@ class VariantBuilder:
             path = self.store.get(cached["sha256"])
             if path is not None:
                 return StoredArtifact(cached["sha256"], path, path.stat().st_size, "model/onnx")
-        pass_obj = get_pass(name)(config)
         with tempfile.TemporaryDirectory(prefix=f"edgeprof-{name}-") as tmp:
             out = Path(tmp) / "model.onnx"
             pass_obj.run(source.path, out, PassContext(calibration=self.calibration, work_dir=Path(tmp)))

@@ -55,12 +55,15 @@ class LocalAgent:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed in stop()
         self._log = log
+        # Its own session: a terminal's Ctrl-C reaches the host only, which then stops the agent in
+        # order (SIGTERM: the running job is abandoned cleanly, not reported as a crash).
         self._proc = subprocess.Popen(
             self.command(),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=dict(os.environ),
+            start_new_session=True,
         )
         return self
 

@@ -93,6 +93,9 @@ class MQTTHost:
         self._connected.clear()
         self._client.disconnect()
         self._client.loop_stop()
+        # Break the client <-> bound-method cycle so that reference counting, not the cyclic GC, frees
+        # the client: its __del__ then closes paho's internal socket pair before the sockets are freed.
+        self._client.on_connect = self._client.on_disconnect = self._client.on_message = None
 
     # callbacks -------------------------------------------------------------------------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
@@ -125,6 +128,11 @@ class MQTTHost:
                 result = decode(BenchmarkResult, msg.payload)
                 if result.device_id != device_id:
                     raise ProtocolError(f"result for {result.device_id} published on {device_id}'s topic")
+                why_not = self.db.check_issued(result)
+                if why_not is not None:
+                    # not ours (another host on the same broker, or forged): neither stored nor acked,
+                    # so the agent keeps it for the host that did issue the job
+                    raise ProtocolError(why_not)
                 new = self.db.add_result(result)
                 client.publish(ack_topic(device_id), encode(ResultAck([result.result_id])), qos=1)
                 if new:
@@ -150,10 +158,6 @@ class MQTTHost:
                     f"{timeout_s:.0f} s: start `edgeprof-agent run --broker {self.url}` there, or check the id"
                 )
             time.sleep(0.1)
-
-    def online_devices(self) -> dict[str, AgentStatus]:
-        with self._lock:
-            return {k: v for k, v in self.devices.items() if v.state != "offline"}
 
     def send_job(self, job: BenchmarkJob, timeout_s: float = 10.0) -> None:
         info = self._client.publish(job_topic(job.device_id), encode(job), qos=1)

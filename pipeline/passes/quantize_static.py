@@ -258,7 +258,8 @@ def calibration_batches(
     if not calibration:
         raise pass_.fail(
             "static quantization needs calibration data; pass --calib with samples for the model's "
-            f"inputs ({', '.join(s.name for s in specs)}): an .npz/.npy file or an image folder"
+            f"inputs ({', '.join(s.name for s in specs)}): an .npz with one array per input "
+            "(or an .npy for a one-input model)"
         )
     missing = [s.name for s in specs if s.name not in calibration]
     if missing:

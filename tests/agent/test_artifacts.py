@@ -74,3 +74,13 @@ def test_unknown_artifact_and_unreachable_server(tmp_path, served) -> None:  # t
     dead = ArtifactRef(ref.sha256, "http://127.0.0.1:9/artifacts/" + ref.sha256, ref.size_bytes, "model/onnx")
     with pytest.raises(ArtifactError, match="cannot reach"):
         cache.fetch(dead)
+
+
+def test_server_answers_head_and_ignores_ranges_it_does_not_serve(served) -> None:  # type: ignore[no-untyped-def]
+    import urllib.request
+
+    _store, art, ref = served
+    head = urllib.request.urlopen(urllib.request.Request(ref.url, method="HEAD"))
+    assert head.status == 200 and int(head.headers["Content-Length"]) == art.size_bytes and head.read() == b""
+    odd = urllib.request.urlopen(urllib.request.Request(ref.url, headers={"Range": "bytes=0-4"}))
+    assert odd.status == 200 and len(odd.read()) == art.size_bytes

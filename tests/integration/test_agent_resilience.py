@@ -114,6 +114,7 @@ def test_forged_malformed_and_replayed_jobs_are_refused(tmp_path: Path, mosquitt
         host.send_job(forged)
         host._client.publish(job_topic(DEVICE), b"\x00not json", qos=1).wait_for_publish(5)
         good = make_job(model, ev, key)
+        db.add_jobs([good])
         host.send_job(good)
         result = host.results.get(timeout=60)
         assert result.job_id == good.job_id and result.status == "ok"
@@ -150,6 +151,7 @@ def test_a_result_survives_agent_sigkill_and_broker_restart(tmp_path: Path, mosq
     agent = AgentProcess(mosquitto.url, state, tmp_path / "job.key").start()
 
     db = ResultsDB(tmp_path / "host.db")
+    db.add_jobs([job])
     host = MQTTHost(mosquitto.url, db)
     try:
         host.connect()
@@ -180,6 +182,7 @@ def test_an_agent_on_python_38_serves_a_job(tmp_path: Path, mosquitto, served) -
         host.connect()
         host.wait_for_devices([DEVICE], 60)
         job = make_job(model, ev, key)
+        db.add_jobs([job])
         host.send_job(job)
         result = host.results.get(timeout=120)
         assert result.status == "ok", result.error

@@ -99,3 +99,36 @@ def test_help_explains_the_main_command() -> None:
     assert proc.returncode == 0
     for flag in ("--calib", "--eval", "--broker", "--targets", "--batch", "--sla-p99-ms"):
         assert flag in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        (("--precisions", "fp32,int4"), ("--precisions", "int4")),
+        (("--sla-p99-ms", "-5"), ("--sla-p99-ms", "positive")),
+        (("--max-accuracy-loss", "5"), ("--max-accuracy-loss", "0.01 = 1 percentage point")),
+        (("--targets", "jetson-01"), ("embedded broker", "--broker")),
+        (("--targets", "jetson-01", "--broker", "mqtt://127.0.0.1:9"), ("--serve-host",)),
+    ],
+)
+def test_options_that_cannot_work_are_refused_before_anything_is_written(tmp_path: Path, extra, fragments) -> None:  # type: ignore[no-untyped-def]
+    proc, out = optimize(tmp_path, DEMO_MODEL_PATH, DEMO_CALIB_PATH, DEMO_EVAL_PATH, *extra)
+    assert_clean_failure(proc, out, *fragments)
+
+
+def test_labels_beyond_the_models_classes(tmp_path: Path) -> None:
+    evals = tmp_path / "eval.npz"
+    np.savez(evals, image=np.zeros((4, 1, 32, 32), np.float32), labels=np.array([0, 1, 2, 10]))
+    proc, out = optimize(tmp_path, DEMO_MODEL_PATH, DEMO_CALIB_PATH, evals)
+    assert_clean_failure(proc, out, "labels go up to 10", "10 classes")
+
+
+def test_batch_sizes_a_fixed_batch_model_cannot_run(tmp_path: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(DEMO_MODEL_PATH))
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 4
+    fixed = tmp_path / "fixed4.onnx"
+    onnx.save(model, str(fixed))
+    proc, out = optimize(tmp_path, fixed)
+    assert_clean_failure(proc, out, "fixed to 4", "--batch 4")

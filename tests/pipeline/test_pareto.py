@@ -340,3 +340,16 @@ def test_a_clear_lead_is_recommended_even_with_reduced_precision() -> None:
     rec = recommend(records, NO_CONSTRAINTS)
     assert rec is not None and rec["id"] == "int8/local-myhost/b8"
     assert "within 5%" not in rec["reason"]
+
+
+def test_when_some_records_lack_energy_everything_is_ranked_on_throughput() -> None:
+    records = [
+        record("slow-with-power", ipj=50.0, tput=188.0, p99=30.0),
+        record("fast-without-power", tput=2381.0, p99=3.0, power=False),
+    ]
+    used, notes = effective_objectives(records, DEFAULT_OBJECTIVES)
+    assert "throughput_ips" in used and "inferences_per_joule" not in used
+    assert notes and "1 of 2 records have no energy figure" in notes[0]
+    rec = recommend(rank_records(records, DEFAULT_OBJECTIVES, NO_CONSTRAINTS), NO_CONSTRAINTS)
+    assert rec is not None and rec["id"].startswith("fast-without-power")
+    assert "ranked on throughput" in rec["reason"]

@@ -31,6 +31,12 @@ def _device_client(url: str) -> tuple[mqtt.Client, list[bytes]]:
     return client, acks
 
 
+def _issue(db: ResultsDB, job_id: str = "j", device_id: str = "dev-1") -> None:
+    from tests.agent.test_protocol import make_job
+
+    db.add_jobs([make_job(job_id=job_id, run_id="run", variant_id="v", device_id=device_id)])
+
+
 def _result(result_id: str, device_id: str = "dev-1") -> BenchmarkResult:
     return BenchmarkResult(
         result_id=result_id, job_id="j", run_id="run", variant_id="v", device_id=device_id, status="ok",
@@ -40,6 +46,7 @@ def _result(result_id: str, device_id: str = "dev-1") -> BenchmarkResult:
 
 def test_results_are_stored_once_and_acked_every_time(tmp_path, embedded_broker) -> None:  # type: ignore[no-untyped-def]
     db = ResultsDB(tmp_path / "r.db")
+    _issue(db)
     host = MQTTHost(embedded_broker, db)
     host.connect()
     device, acks = _device_client(embedded_broker)
@@ -71,10 +78,12 @@ def test_a_result_on_another_devices_topic_is_refused(tmp_path, embedded_broker)
     try:
         device.publish(result_topic("dev-1"), encode(_result("r-2", device_id="dev-2")), qos=1).wait_for_publish(5)
         device.publish(result_topic("dev-1"), b"{not json", qos=1).wait_for_publish(5)
+        # well formed, on the right topic, but for a job this host never issued (another host's, or forged)
+        device.publish(result_topic("dev-1"), encode(_result("r-3")), qos=1).wait_for_publish(5)
         deadline = time.monotonic() + 10
-        while len(host.rejected) < 2 and time.monotonic() < deadline:
+        while len(host.rejected) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(host.rejected) == 2
+        assert len(host.rejected) == 3 and "not issued by this host" in host.rejected[2]
         assert db.results_for_run("run") == [] and acks == []
     finally:
         device.loop_stop()
