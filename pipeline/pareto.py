@@ -51,9 +51,10 @@ OBJECTIVE_LABELS: dict[str, str] = {
 }
 
 NOT_RANKED = "not ranked: "
-#: Two figures from single timed windows closer than this (relative) are not told apart: run-to-run
-#: spread on a shared CPU is of this order. Among builds this close to the best, the recommendation
-#: prefers less accuracy loss, then an FP32 build (nothing converted), then the best figure.
+#: Two figures from single timed windows closer than this (relative) are not told apart. Basis:
+#: scripts/bench/run_to_run_spread.md, where eight 2 s windows of one build on 2 cores had a
+#: coefficient of variation of 1-5.5% (max-min up to 13%). Among builds this close to the best, the
+#: recommendation prefers less accuracy loss, then an FP32 build (nothing converted), then the best.
 INDISTINGUISHABLE = 0.05
 
 _SENSES = ("max", "min")
