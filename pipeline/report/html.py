@@ -601,7 +601,10 @@ def _provenance(doc: Mapping[str, Any]) -> str:
         ("name", e(text(model.get("name")))),
         ("sha256", f"<code>{e(text(model.get('sha256')))}</code>"),
         ("inputs", "<br>".join(inputs) or DASH),
-        ("FLOPs per inference", e(fmt(model.get("flops_per_inference")))),
+        (
+            "FLOPs per inference (static count: Conv, Gemm, MatMul; 2 per multiply-add)",
+            e(fmt(model.get("flops_per_inference"))),
+        ),
     ]
     evalset = doc.get("eval") or {}
     has_labels = evalset.get("has_labels")
