@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import http.client
 import os
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable, Optional
 
 from agent.errors import ArtifactError
 from agent.protocol import ArtifactRef
@@ -28,14 +31,24 @@ class ArtifactCache:
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
 
-    def fetch(self, ref: ArtifactRef, timeout_s: float = 60.0) -> Path:
-        """Return the local path of a verified copy of ``ref``, downloading what is missing."""
+    def fetch(
+        self,
+        ref: ArtifactRef,
+        timeout_s: float = 60.0,
+        deadline: Optional[float] = None,
+        should_stop: Optional[Callable[[], bool]] = None,
+    ) -> Path:
+        """Return the local path of a verified copy of ``ref``, downloading what is missing.
+
+        ``timeout_s`` bounds each socket read; ``deadline`` (``time.monotonic()``) bounds the whole
+        download, and ``should_stop`` is polled between chunks, so a trickling server cannot hold
+        the agent past its job's deadline or its own shutdown."""
         final = self.path_for(ref.sha256)
         if final.exists():
             return final
         part = self.root / "partial" / (ref.sha256 + ".part")
         try:
-            self._download(ref, part, timeout_s)
+            self._download(ref, part, timeout_s, deadline, should_stop)
             digest = _sha256_file(part)
             if digest != ref.sha256:
                 part.unlink()
@@ -54,7 +67,14 @@ class ArtifactCache:
             raise ArtifactError("cannot store artifact %s: %s" % (ref.sha256[:12], exc)) from None
         return final
 
-    def _download(self, ref: ArtifactRef, part: Path, timeout_s: float) -> None:
+    def _download(
+        self,
+        ref: ArtifactRef,
+        part: Path,
+        timeout_s: float,
+        deadline: Optional[float],
+        should_stop: Optional[Callable[[], bool]],
+    ) -> None:
         have = part.stat().st_size if part.exists() else 0
         if have > ref.size_bytes:
             part.unlink()
@@ -78,13 +98,21 @@ class ArtifactCache:
                 while True:
                     try:
                         chunk = response.read(_CHUNK)
-                    except OSError as exc:
+                    except (OSError, http.client.HTTPException) as exc:
                         raise ArtifactError(
                             "download of %s broke off after %d bytes (%s); it resumes on the next try"
                             % (ref.url, written, exc)
                         ) from None
                     if not chunk:
                         break
+                    if should_stop is not None and should_stop():
+                        raise ArtifactError("download of %s stopped: the agent is shutting down" % ref.url)
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise ArtifactError(
+                            "download of %s ran past the job's deadline after %d of %d bytes: the artifact "
+                            "server is too slow for this link; it resumes on the next try"
+                            % (ref.url, written, ref.size_bytes)
+                        )
                     written += len(chunk)
                     if written > ref.size_bytes:
                         raise ArtifactError(

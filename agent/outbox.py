@@ -99,15 +99,21 @@ class AgentStore:
             return self._db.execute("SELECT COUNT(*) FROM jobs WHERE state!='done'").fetchone()[0]
 
     # outbox ----------------------------------------------------------------------------------------
-    def pending_results(self, older_than_s: float = 0.0) -> List[Tuple[str, bytes]]:
-        """Unacknowledged results not sent within the last ``older_than_s`` seconds."""
-        cutoff = time.time() - older_than_s
+    def pending_results(self, base_interval_s: float = 0.0, cap_s: float = 600.0) -> List[Tuple[str, bytes]]:
+        """Unacknowledged results due for (re)sending: never sent, or last sent longer ago than
+        ``base_interval_s`` doubled per earlier send, at most ``cap_s`` (a host that is gone for
+        days is not flooded, and no result is ever given up). ``base_interval_s=0``: all of them."""
+        now = time.time()
         with self._lock:
-            return self._db.execute(
-                "SELECT result_id, payload FROM outbox WHERE last_sent_at IS NULL OR last_sent_at <= ? "
-                "ORDER BY created_at",
-                (cutoff,),
+            rows = self._db.execute(
+                "SELECT result_id, payload, sends, last_sent_at FROM outbox ORDER BY created_at"
             ).fetchall()
+        due = []
+        for result_id, payload, sends, last_sent_at in rows:
+            wait = min(base_interval_s * (2 ** max(sends - 1, 0)), cap_s) if base_interval_s > 0 else 0.0
+            if last_sent_at is None or last_sent_at + wait <= now:
+                due.append((result_id, payload))
+        return due
 
     def mark_sent(self, result_id: str) -> None:
         with self._lock:

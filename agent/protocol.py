@@ -275,9 +275,12 @@ class BenchmarkResult:
 
 @dataclasses.dataclass(frozen=True)
 class ResultAck:
-    """The host has stored these results; the agent may drop them from its outbox."""
+    """The host has stored these results; the agent may drop them from its outbox.
+
+    Signed like jobs: an ack deletes data on the device, so only the key holder may send one."""
 
     result_ids: List[str]
+    signature: str = ""
     schema_version: int = PROTOCOL_VERSION
 
 

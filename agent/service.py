@@ -34,7 +34,7 @@ from agent.protocol import (
     result_topic,
     status_topic,
 )
-from agent.signing import verify_job
+from agent.signing import verify_ack, verify_job
 from agent.worker import failed_result
 
 log = logging.getLogger("edgeprof.agent")
@@ -144,6 +144,8 @@ class AgentService:
         try:
             if msg.topic == ack_topic(self.device_id):
                 ack = decode(ResultAck, msg.payload)
+                if self.job_key is not None:
+                    verify_ack(ack, self.job_key)
                 removed = self.store.ack(ack.result_ids)
                 log.info("host acknowledged %d result(s)", removed)
             elif msg.topic == job_topic(self.device_id):
@@ -164,10 +166,10 @@ class AgentService:
         log.info("queued job %s (%s, %s)", job.job_id, job.variant_id, job.runtime)
         self._wake.set()
 
-    def _publish_pending(self, older_than_s: float) -> None:
+    def _publish_pending(self, base_interval_s: float) -> None:
         if not self._connected.is_set():
             return
-        for result_id, payload in self.store.pending_results(older_than_s):
+        for result_id, payload in self.store.pending_results(base_interval_s):
             info = self._client.publish(result_topic(self.device_id), payload, qos=1)
             if info.rc == 0:
                 self.store.mark_sent(result_id)
@@ -208,14 +210,18 @@ class AgentService:
             result.status,
             (" (" + result.error + ")") if result.error else "",
         )
-        self._publish_pending(0.0)
+        self._publish_pending(self.resend_interval_s)  # the new result, and any others now due
         return True
 
     def _execute(self, job: BenchmarkJob, started: float) -> BenchmarkResult:
+        deadline = time.monotonic() + job.deadline_s
+        stop = self.stop_event.is_set
         try:
-            model_path = self.cache.fetch(job.model)
-            eval_path = self.cache.fetch(job.eval_data) if job.eval_data else None
+            model_path = self.cache.fetch(job.model, deadline=deadline, should_stop=stop)
+            eval_path = self.cache.fetch(job.eval_data, deadline=deadline, should_stop=stop) if job.eval_data else None
         except ArtifactError as exc:
+            if self.stop_event.is_set():
+                raise _Interrupted() from None
             return failed_result(job, str(exc), started)
         work = self.state_dir / "work" / job.job_id
         work.mkdir(parents=True, exist_ok=True)
@@ -242,7 +248,7 @@ class AgentService:
                 start_new_session=True,
             )
             try:
-                rc = self._wait_child(job.deadline_s)
+                rc = self._wait_child(max(1.0, deadline - time.monotonic()))  # what the downloads left
             finally:
                 self._child = None
         if rc is None:

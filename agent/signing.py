@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict
 
 from agent.errors import ProtocolError
-from agent.protocol import BenchmarkJob, decode, encode, to_dict
+from agent.protocol import BenchmarkJob, ResultAck, decode, encode, to_dict
 
 ALG = "hmac-sha256"
 #: A job issued this far in the future is refused: the two clocks disagree too much to trust expiry.
@@ -86,3 +86,17 @@ def verify_job(job: BenchmarkJob, key: bytes, now: float, seen: Callable[[str], 
         )
     if seen(job.job_id):
         raise ProtocolError("job %s was already received: replay refused" % job.job_id)
+
+
+def sign_ack(ack: ResultAck, key: bytes) -> ResultAck:
+    unsigned = dataclasses.replace(ack, signature="")
+    return dataclasses.replace(
+        unsigned, signature=hmac.new(key, _canonical(to_dict(unsigned)), hashlib.sha256).hexdigest()
+    )
+
+
+def verify_ack(ack: ResultAck, key: bytes) -> None:
+    """Raise ProtocolError unless ``ack`` was signed with ``key`` (acks delete results from the outbox)."""
+    expected = hmac.new(key, _canonical(to_dict(ack)), hashlib.sha256).hexdigest()
+    if not ack.signature or not hmac.compare_digest(expected, ack.signature):
+        raise ProtocolError("an acknowledgement with a bad signature was ignored: results stay in the outbox")

@@ -263,6 +263,7 @@ def optimize(opts: OptimizeOptions, console: Console) -> dict[str, Any]:
         stack.callback(server.stop)
         key_file = opts.job_key_file or DEFAULT_KEY_FILE
         key = load_key(key_file) if key_file.exists() else create_key(key_file)
+        host.key = key
 
         devices = list(dict.fromkeys(t for t in opts.targets if t != "local"))
         agent = None

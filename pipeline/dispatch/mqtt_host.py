@@ -28,6 +28,7 @@ from agent.protocol import (
     job_topic,
     parse_broker_url,
 )
+from agent.signing import sign_ack
 from pipeline.errors import BrokerError, DispatchError
 from pipeline.results_db import ResultsDB
 
@@ -35,13 +36,14 @@ log = logging.getLogger("edgeprof.dispatch")
 
 
 class MQTTHost:
-    def __init__(self, broker_url: str, db: ResultsDB | None = None) -> None:
+    def __init__(self, broker_url: str, db: ResultsDB | None = None, key: bytes | None = None) -> None:
         try:
             self.broker = parse_broker_url(broker_url)
         except ProtocolError as exc:
             raise BrokerError(f"{exc}") from None
         self.url = broker_url
         self.db = db
+        self.key = key  # signs acks; agents holding the same key ignore unsigned ones
         self.devices: dict[str, AgentStatus] = {}
         self.results: queue.Queue[BenchmarkResult] = queue.Queue()
         self.rejected: list[str] = []
@@ -134,7 +136,10 @@ class MQTTHost:
                     # so the agent keeps it for the host that did issue the job
                     raise ProtocolError(why_not)
                 new = self.db.add_result(result)
-                client.publish(ack_topic(device_id), encode(ResultAck([result.result_id])), qos=1)
+                ack = ResultAck([result.result_id])
+                if self.key is not None:
+                    ack = sign_ack(ack, self.key)
+                client.publish(ack_topic(device_id), encode(ack), qos=1)
                 if new:
                     self.results.put(result)
         except ProtocolError as exc:

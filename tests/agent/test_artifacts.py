@@ -84,3 +84,16 @@ def test_server_answers_head_and_ignores_ranges_it_does_not_serve(served) -> Non
     assert head.status == 200 and int(head.headers["Content-Length"]) == art.size_bytes and head.read() == b""
     odd = urllib.request.urlopen(urllib.request.Request(ref.url, headers={"Range": "bytes=0-4"}))
     assert odd.status == 200 and len(odd.read()) == art.size_bytes
+
+
+def test_a_download_past_its_deadline_or_during_shutdown_stops(tmp_path, served) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    _store, _art, ref = served
+    cache = ArtifactCache(tmp_path / "cache")
+    with pytest.raises(ArtifactError, match="deadline"):
+        cache.fetch(ref, deadline=time.monotonic() - 1)
+    with pytest.raises(ArtifactError, match="shutting down"):
+        cache.fetch(ref, should_stop=lambda: True)
+    assert not cache.path_for(ref.sha256).exists()
+    assert cache.fetch(ref).exists()  # and it resumes later

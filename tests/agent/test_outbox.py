@@ -46,5 +46,24 @@ def test_recently_sent_results_are_not_resent_at_once(tmp_path) -> None:  # type
     store.add_job("j", b"")
     store.finish_job("j", "r", b"{}")
     store.mark_sent("r")
-    assert store.pending_results(older_than_s=60) == []
-    assert [r for r, _ in store.pending_results(older_than_s=0)] == ["r"]
+    assert store.pending_results(base_interval_s=60) == []
+    assert [r for r, _ in store.pending_results(base_interval_s=0)] == ["r"]
+
+
+def test_resends_back_off_exponentially_up_to_a_cap(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    store = AgentStore(tmp_path / "a.db")
+    store.add_job("j", b"")
+    store.finish_job("j", "r", b"{}")
+    for _ in range(4):
+        store.mark_sent("r")  # four sends: the next is due 10 s * 2**3 = 80 s after the last
+    last = time.time()
+    store._db.execute("UPDATE outbox SET last_sent_at=?", (last - 79,))
+    assert store.pending_results(base_interval_s=10) == []
+    store._db.execute("UPDATE outbox SET last_sent_at=?", (last - 81,))
+    assert [r for r, _ in store.pending_results(base_interval_s=10)] == ["r"]
+    for _ in range(20):
+        store.mark_sent("r")
+    store._db.execute("UPDATE outbox SET last_sent_at=?", (time.time() - 601,))
+    assert [r for r, _ in store.pending_results(base_interval_s=10, cap_s=600)] == ["r"], "the cap bounds the wait"

@@ -45,3 +45,25 @@ def test_sensor_minimum_windows() -> None:
     assert sampler_window_s(Jtop()) == 3.0  # five periods at 2 Hz, plus 20%
     assert sampler_window_s(NVMLEnergy()) == 1.2
     assert idle_seconds(Jtop()) == 3.0
+
+
+class _Msg:
+    def __init__(self, topic: str, payload: bytes) -> None:
+        self.topic, self.payload = topic, payload
+
+
+def test_only_signed_acks_delete_results_from_the_outbox(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from agent.protocol import ResultAck, ack_topic, encode
+    from agent.signing import sign_ack
+
+    service = make_service(tmp_path)
+    service.store.add_job("j", b"")
+    service.store.finish_job("j", "r1", b"{}")
+    forged = ResultAck(["r1"])
+    service._on_message(None, None, _Msg(ack_topic("dev-1"), encode(forged)))
+    assert service.store.outbox_size() == 1, "an unsigned ack deleted a result"
+    wrong_key = sign_ack(forged, b"x" * 32)
+    service._on_message(None, None, _Msg(ack_topic("dev-1"), encode(wrong_key)))
+    assert service.store.outbox_size() == 1
+    service._on_message(None, None, _Msg(ack_topic("dev-1"), encode(sign_ack(forged, b"k" * 32))))
+    assert service.store.outbox_size() == 0

@@ -106,7 +106,7 @@ def test_forged_malformed_and_replayed_jobs_are_refused(tmp_path: Path, mosquitt
     key = create_key(tmp_path / "job.key")
     agent = AgentProcess(mosquitto.url, tmp_path / "agent" / "state", tmp_path / "job.key").start()
     db = ResultsDB(tmp_path / "host.db")
-    host = MQTTHost(mosquitto.url, db)
+    host = MQTTHost(mosquitto.url, db, key=key)
     try:
         host.connect()
         host.wait_for_devices([DEVICE], 30)
@@ -152,7 +152,7 @@ def test_a_result_survives_agent_sigkill_and_broker_restart(tmp_path: Path, mosq
 
     db = ResultsDB(tmp_path / "host.db")
     db.add_jobs([job])
-    host = MQTTHost(mosquitto.url, db)
+    host = MQTTHost(mosquitto.url, db, key=key)
     try:
         host.connect()
         result = host.results.get(timeout=60)
@@ -177,7 +177,7 @@ def test_an_agent_on_python_38_serves_a_job(tmp_path: Path, mosquitto, served) -
     key = create_key(tmp_path / "job.key")
     agent = AgentProcess(mosquitto.url, tmp_path / "agent" / "state", tmp_path / "job.key", python=python).start()
     db = ResultsDB(tmp_path / "host.db")
-    host = MQTTHost(mosquitto.url, db)
+    host = MQTTHost(mosquitto.url, db, key=key)
     try:
         host.connect()
         host.wait_for_devices([DEVICE], 60)
