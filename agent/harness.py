@@ -41,10 +41,16 @@ class EvalSet:
         sizes = {len(a) for a in inputs.values()}
         if len(sizes) != 1:
             raise InferenceError("evaluation inputs have different sample counts: %s" % sorted(sizes))
+        self.size = sizes.pop()
+        for name, arr in (("labels", labels), ("reference outputs", reference)):
+            if arr is not None and len(arr) != self.size:
+                raise InferenceError(
+                    "evaluation data has %d samples but %d %s: the host packed a broken file"
+                    % (self.size, len(arr), name)
+                )
         self.inputs = inputs
         self.labels = labels
         self.reference = reference
-        self.size = sizes.pop()
 
     def batch(self, start: int, batch_size: int) -> Dict[str, np.ndarray]:
         """``batch_size`` consecutive samples from ``start``, wrapping around the set."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -224,6 +226,21 @@ class AgentService:
                 raise _Interrupted() from None
             return failed_result(job, str(exc), started)
         work = self.state_dir / "work" / job.job_id
+        try:
+            return self._run_child(job, started, work, model_path, eval_path, deadline)
+        finally:
+            shutil.rmtree(str(work), ignore_errors=True)  # the result goes to the outbox; keep no copies
+
+    def _run_child(
+        self,
+        job: BenchmarkJob,
+        started: float,
+        work: Path,
+        model_path: Path,
+        eval_path: Optional[Path],
+        deadline: float,
+    ) -> BenchmarkResult:
+        """Run the benchmark child in ``work`` until it writes its result or the deadline passes."""
         work.mkdir(parents=True, exist_ok=True)
         spec = work / "spec.json"
         out = work / "result.json"
@@ -242,7 +259,7 @@ class AgentService:
             # Its own session: a Ctrl-C meant for the agent must not kill the benchmark behind the
             # agent's back (it would look like a crash); the agent stops it when it stops itself.
             self._child = subprocess.Popen(
-                [sys.executable, "-m", "agent.worker", str(spec), str(out)],
+                [sys.executable, "-m", "agent.worker", str(spec), str(out), str(os.getpid())],
                 stdout=err,
                 stderr=err,
                 start_new_session=True,

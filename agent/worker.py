@@ -1,4 +1,4 @@
-"""Runs one benchmark job in a child process: ``python -m agent.worker SPEC.json RESULT.json``.
+"""Runs one benchmark job in a child process: ``python -m agent.worker SPEC.json RESULT.json [AGENT_PID]``.
 
 The service starts this with a deadline, so a runtime that segfaults or hangs cannot take the
 agent down. The spec holds the verified job and the local paths of its verified artifacts; the
@@ -183,8 +183,9 @@ def failed_result(job: BenchmarkJob, error: str, started: float) -> BenchmarkRes
 
 
 def main(argv: List[str]) -> int:
-    on_parent_exit(lambda: os._exit(3))  # the agent died: do not run on unsupervised
     spec_path, out_path = Path(argv[0]), Path(argv[1])
+    agent_pid = int(argv[2]) if len(argv) > 2 else None
+    on_parent_exit(lambda: os._exit(3), parent=agent_pid)  # the agent died: do not run on unsupervised
     spec = json.loads(spec_path.read_text())
     job = from_dict(BenchmarkJob, spec["job"])
     started = time.time()
