@@ -413,11 +413,23 @@ def _collect(
     for j in jobs:
         per_device[j.device_id] = per_device.get(j.device_id, 0) + 1
     deadline = time.monotonic() + max(per_device.values()) * opts.job_deadline_s + opts.device_wait_s
+    online = {d: True for d in per_device}
     with _progress(console) as progress:
         task = progress.add_task("measuring on device(s)", total=len(jobs))
         while pending:
             if agent is not None:
                 agent.check_alive()
+            for device, was_online in online.items():
+                status = host.devices.get(device)
+                now_online = status is not None and status.state != "offline"
+                if now_online != was_online:
+                    online[device] = now_online
+                    progress.console.print(
+                        f"  [yellow]{escape(device)} went offline[/yellow]: its jobs stay queued on it and its "
+                        "results in its outbox; waiting for it to come back (Ctrl-C keeps what has arrived)"
+                        if not now_online
+                        else f"  {escape(device)} is back online"
+                    )
             if time.monotonic() > deadline:
                 missing = ", ".join(f"{j.variant_id}@{j.device_id}" for j in pending.values())
                 raise DispatchError(
