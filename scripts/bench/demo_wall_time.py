@@ -62,7 +62,8 @@ def main() -> int:
         front = [r["id"] for r in doc["variants"] if r["pareto_rank"] == 0]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    verdict = "PASS" if total < LIMIT_S else "FAIL"
+    # issue 2's bar: under 5 minutes, and a front of at least 2 builds measured by the agent
+    verdict = "PASS" if total < LIMIT_S and len(front) >= 2 else "FAIL"
     lines = [
         "# Demo wall time (issue 2: under 5 minutes on 2 cores, from a fresh clone)",
         "",
@@ -76,7 +77,7 @@ def main() -> int:
         f"| second run: the demo alone | {demo_only:.1f} |",
         f"| limit | {LIMIT_S:.0f} |",
         "",
-        f"Result: **{verdict}**. The first run's front had {len(front)} records measured by the agent over MQTT: "
+        f"Result: **{verdict}** (needs under {LIMIT_S:.0f} s and a front of at least 2). The first run's front had {len(front)} records measured by the agent over MQTT: "
         + ", ".join(f"`{f}`" for f in front)
         + ".",
         "",
