@@ -77,7 +77,8 @@ def main() -> int:
         f"| second run: the demo alone | {demo_only:.1f} |",
         f"| limit | {LIMIT_S:.0f} |",
         "",
-        f"Result: **{verdict}** (needs under {LIMIT_S:.0f} s and a front of at least 2). The first run's front had {len(front)} records measured by the agent over MQTT: "
+        f"Result: **{verdict}** (needs under {LIMIT_S:.0f} s and a front of at least 2). "
+        f"The first run's front had {len(front)} records measured by the agent over MQTT: "
         + ", ".join(f"`{f}`" for f in front)
         + ".",
         "",
