@@ -60,6 +60,8 @@ def _open_sampler(prefer: Optional[str], notes: List[str]) -> Any:
         from agent.power.sampler import PowerSampler
 
         sensor = discover(prefer=prefer)
+        if prefer and sensor.name != prefer:
+            notes.append("power source %r was asked for but does not work here: used %s" % (prefer, sensor.source))
         sampler = PowerSampler(sensor)
         sampler.start()
         return sampler
