@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -46,14 +47,17 @@ def load_catalog(targets_dir: list[Path] | None) -> Catalog:
 
 
 def _fig(fig: Figure | None) -> str:
-    return "-" if fig is None else str(fig)
+    """A figure in a list cell: ``~`` marks an estimate, ``*`` a sparse peak (the legend says so)."""
+    if fig is None:
+        return "-"
+    return f"{'~' if fig.estimate else ''}{fig.value:g} {fig.unit}{'*' if fig.sparse else ''}"
 
 
 def _headline(profile: TargetProfile) -> str:
     peaks = profile.default_mode.peak_compute
     for precision in _PEAK_ORDER:
         if precision in peaks:
-            return f"{precision} {peaks[precision]}"
+            return f"{precision} {_fig(peaks[precision])}"
     return "-"
 
 
@@ -63,8 +67,7 @@ def _power(profile: TargetProfile) -> str:
     if not limits:
         return ", ".join(m.name for m in profile.power_modes)
     low, high = min(limits), max(limits)
-    text = f"{high:g} W" if low == high else f"{low:g}-{high:g} W"
-    return f"{text} ({count} mode{'' if count == 1 else 's'})"
+    return f"{high:g} W" if low == high else f"{low:g}-{high:g} W ({count})"
 
 
 def _total(profile: TargetProfile) -> str:
@@ -72,13 +75,13 @@ def _total(profile: TargetProfile) -> str:
     if ps.total_rail:
         return ps.total_rail
     if ps.total_is_sum:
-        return f"sum of {len(ps.rails)} rails"
+        return f"sum of {len(ps.rails)}"
     return f"none ({ps.sensor})" if ps.sensor != "none" else "none"
 
 
 def _price(profile: TargetProfile) -> str:
-    parts = [str(f) for f in (profile.price.purchase, profile.price.rental_hourly) if f is not None]
-    return " / ".join(parts) or "-"
+    parts = [_fig(f) for f in (profile.price.purchase, profile.price.rental_hourly) if f is not None]
+    return "\n".join(parts) or "-"
 
 
 @app.command("ls")
@@ -96,11 +99,15 @@ def ls_command(
     with_origin = any(p.origin != "shipped" for p in catalog.values())
     table = Table(
         title=f"Target profiles ({len(catalog)})",
-        caption="(estimate) marks a figure without a source; `edgeprof targets show ID` gives each figure's source",
+        caption="~ estimate (no source) · * sparse peak · Est.: figures without a source · "
+        "sum of N: no total rail, N rails summed · `edgeprof targets show ID` gives each figure's source",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
     )
     table.add_column("ID", no_wrap=True)
-    for column in ("Kind", "Peak, default mode", "Memory BW", "Power", "Total rail", "Price", "Estimates"):
-        table.add_column(column, overflow="fold")
+    for column in ("Kind", "Peak (default mode)", "Memory BW", "Power (modes)", "Total rail", "Price", "Est."):
+        table.add_column(column, no_wrap=True)
     if with_origin:
         table.add_column("Origin")
     for p in catalog.values():
