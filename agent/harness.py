@@ -8,6 +8,7 @@ Only the runtime call sits between the clock reads: inputs are prepared before t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -207,8 +208,6 @@ def measure(
 def _with_idle(report: PowerReport, idle_w: Optional[float]) -> PowerReport:
     if idle_w is None or report.idle_w is not None:
         return report
-    import dataclasses
-
     return dataclasses.replace(report, idle_w=idle_w)
 
 

@@ -22,17 +22,7 @@ import yaml
 
 from targets.errors import ProfileError, UnknownTargetError
 from targets.parse import parse_profile
-from targets.schema import (
-    Figure,
-    HostFacts,
-    MatchRules,
-    PowerMode,
-    PowerSensing,
-    Price,
-    Runtime,
-    Source,
-    TargetProfile,
-)
+from targets.schema import TargetProfile
 
 __all__ = [
     "ENV_VAR",
@@ -44,14 +34,6 @@ __all__ = [
     "load_profile",
     "load_profiles",
     "TargetProfile",
-    "Figure",
-    "PowerMode",
-    "PowerSensing",
-    "Price",
-    "Runtime",
-    "Source",
-    "MatchRules",
-    "HostFacts",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
