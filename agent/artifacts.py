@@ -3,6 +3,11 @@
 A file enters the cache only after its sha256 matched, by an atomic rename, so a file present in
 the cache is a verified one. A partial download is kept as ``.part`` and resumed with an HTTP Range
 request; a hash mismatch deletes it and fails with a clear reason.
+
+A build is a manifest plus member files (:mod:`agent.protocol.artifacts`): :meth:`ArtifactCache.fetch_build`
+verifies the manifest, then each member, and lays the members out under their file names in one
+folder (hard links into the cache), because runtimes find companion files by name (an OpenVINO
+``.bin`` beside its ``.xml``, ONNX external data beside the model).
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Optional
 
-from agent.errors import ArtifactError
-from agent.protocol import ArtifactRef
+from agent.errors import ArtifactError, ProtocolError
+from agent.protocol import MANIFEST_MEDIA_TYPE, ArtifactManifest, ArtifactRef, decode
+from agent.runtimes.base import LocalArtifact
 
 _CHUNK = 1 << 20
 
@@ -66,6 +72,52 @@ class ArtifactCache:
                 ) from None
             raise ArtifactError("cannot store artifact %s: %s" % (ref.sha256[:12], exc)) from None
         return final
+
+    def fetch_build(
+        self,
+        ref: ArtifactRef,
+        timeout_s: float = 60.0,
+        deadline: Optional[float] = None,
+        should_stop: Optional[Callable[[], bool]] = None,
+    ) -> LocalArtifact:
+        """The verified build behind a manifest ``ref``: every member downloaded, verified and laid
+        out under its file name."""
+        if ref.media_type != MANIFEST_MEDIA_TYPE:
+            raise ArtifactError(
+                "the job's model is a %r file, not an edgeprof artifact manifest: the host is of another "
+                "protocol version; upgrade the older of host and agent" % ref.media_type
+            )
+        manifest_path = self.fetch(ref, timeout_s, deadline, should_stop)
+        try:
+            manifest = decode(ArtifactManifest, manifest_path.read_bytes())
+        except ProtocolError as exc:
+            raise ArtifactError("artifact manifest %s is not valid: %s" % (ref.sha256[:12], exc)) from None
+        folder = self.root / "builds" / ref.sha256
+        files = {}
+        for member in manifest.members:
+            member_ref = ref.sibling(member.sha256, member.size_bytes, member.media_type)
+            cached = self.fetch(member_ref, timeout_s, deadline, should_stop)
+            files[member.role] = self._lay_out(cached, folder / member.file_name)
+        return LocalArtifact(manifest.kind, files, manifest.settings)
+
+    def _lay_out(self, cached: Path, target: Path) -> Path:
+        """``target`` as a hard link to the verified ``cached`` file (a copy where links fail)."""
+        if target.exists():
+            if os.path.samefile(str(target), str(cached)):
+                return target
+            target.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name("." + target.name + ".tmp")
+        if tmp.exists():
+            tmp.unlink()
+        try:
+            os.link(str(cached), str(tmp))
+        except OSError:
+            import shutil
+
+            shutil.copyfile(str(cached), str(tmp))
+        os.replace(str(tmp), str(target))
+        return target
 
     def _download(
         self,

@@ -7,7 +7,6 @@ or reboot is in ``AgentStore`` before the thread acts on it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -22,12 +21,14 @@ from typing import Any, Dict, Optional
 from agent import __version__
 from agent.artifacts import ArtifactCache
 from agent.errors import ArtifactError, ProtocolError
+from agent.mqtt_client import detach, make_client
 from agent.outbox import AgentStore
 from agent.protocol import (
     AgentStatus,
     BenchmarkJob,
     BenchmarkResult,
     ResultAck,
+    WorkerSpec,
     ack_topic,
     decode,
     encode,
@@ -36,6 +37,7 @@ from agent.protocol import (
     result_topic,
     status_topic,
 )
+from agent.runtimes.base import LocalArtifact
 from agent.signing import verify_ack, verify_job
 from agent.worker import failed_result
 
@@ -79,20 +81,8 @@ class AgentService:
 
     # MQTT ------------------------------------------------------------------------------------------
     def _make_client(self) -> Any:
-        import paho.mqtt.client as mqtt
-
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id="edgeprof-agent-" + self.device_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-        )
-        if self.broker["username"]:
-            client.username_pw_set(self.broker["username"], self.broker["password"])
-        if self.broker["tls"]:
-            client.tls_set()
+        client = make_client(self.broker, "edgeprof-agent-" + self.device_id, clean_session=False)
         client.will_set(status_topic(self.device_id), encode(self._status("offline")), qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -219,7 +209,7 @@ class AgentService:
         deadline = time.monotonic() + job.deadline_s
         stop = self.stop_event.is_set
         try:
-            model_path = self.cache.fetch(job.model, deadline=deadline, should_stop=stop)
+            build = self.cache.fetch_build(job.model, deadline=deadline, should_stop=stop)
             eval_path = self.cache.fetch(job.eval_data, deadline=deadline, should_stop=stop) if job.eval_data else None
         except ArtifactError as exc:
             if self.stop_event.is_set():
@@ -227,7 +217,7 @@ class AgentService:
             return failed_result(job, str(exc), started)
         work = self.state_dir / "work" / job.job_id
         try:
-            return self._run_child(job, started, work, model_path, eval_path, deadline)
+            return self._run_child(job, started, work, build, eval_path, deadline)
         finally:
             shutil.rmtree(str(work), ignore_errors=True)  # the result goes to the outbox; keep no copies
 
@@ -236,7 +226,7 @@ class AgentService:
         job: BenchmarkJob,
         started: float,
         work: Path,
-        model_path: Path,
+        build: LocalArtifact,
         eval_path: Optional[Path],
         deadline: float,
     ) -> BenchmarkResult:
@@ -244,14 +234,16 @@ class AgentService:
         work.mkdir(parents=True, exist_ok=True)
         spec = work / "spec.json"
         out = work / "result.json"
-        spec.write_text(
-            json.dumps(
-                {
-                    "job": json.loads(encode(job)),
-                    "model_path": str(model_path),
-                    "eval_path": str(eval_path) if eval_path else None,
-                    "power": self.power,
-                }
+        spec.write_bytes(
+            encode(
+                WorkerSpec(
+                    job=job,
+                    artifact_kind=build.kind,
+                    artifact_files={role: str(p) for role, p in build.files.items()},
+                    artifact_settings=build.settings,
+                    eval_path=str(eval_path) if eval_path else None,
+                    power=self.power,
+                )
             )
         )
         stderr_path = work / "stderr.log"
@@ -346,7 +338,7 @@ class AgentService:
                     pass
             self._client.disconnect()
             self._client.loop_stop()
-            self._client.on_connect = self._client.on_disconnect = self._client.on_message = None
+            detach(self._client)
             self.store.close()
             log.info("agent stopped")
 

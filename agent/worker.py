@@ -1,9 +1,10 @@
 """Runs one benchmark job in a child process: ``python -m agent.worker SPEC.json RESULT.json [AGENT_PID]``.
 
 The service starts this with a deadline, so a runtime that segfaults or hangs cannot take the
-agent down. The spec holds the verified job and the local paths of its verified artifacts; the
-result is a ``BenchmarkResult`` written atomically. Errors the worker understands become a
-``failed`` result with one clear line; anything else exits non-zero and the service reports it.
+agent down. The spec (:class:`agent.protocol.WorkerSpec`) holds the verified job and the local paths
+of its verified artifacts; the result is a ``BenchmarkResult`` written atomically. Errors the
+worker understands become a ``failed`` result with one clear line; anything else exits non-zero
+and the service reports it.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import numpy as np
-
 from agent import __version__
-from agent.errors import AgentError, InferenceError, SensorError
+from agent.errors import AgentError, InferenceError, ProtocolError, SensorError
 from agent.harness import EvalSet, evaluate_accuracy, fixed_batch_size, measure, synthetic_eval_set
 from agent.parent_watch import on_parent_exit
-from agent.protocol import BenchmarkJob, BenchmarkResult, Measurement, encode, from_dict
-from agent.runtimes import get_runtime
+from agent.protocol import BenchmarkJob, BenchmarkResult, Measurement, WorkerSpec, decode, encode
+from agent.protocol.eval_data import read_eval_set
+from agent.runtimes import LocalArtifact, get_runtime
 
 #: Seconds of idle power measured before the first window, when the sensor is real (at least
 #: six sensor periods, so slow sensors such as jtop at 2 Hz still give a valid figure).
@@ -42,16 +42,12 @@ def idle_seconds(sensor: Any) -> float:
 
 
 def load_eval_set(path: Path) -> EvalSet:
-    """Read the evaluation artifact the host packs: ``input:<name>``, ``labels``, ``reference:0``."""
+    """Read the evaluation artifact the host packs (layout: :mod:`agent.protocol.eval_data`)."""
     try:
-        with np.load(str(path), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except Exception as exc:
-        raise InferenceError("evaluation data %s is unreadable: %s" % (path.name, exc)) from None
-    inputs = {k[len("input:") :]: v for k, v in arrays.items() if k.startswith("input:")}
-    if not inputs:
-        raise InferenceError("evaluation data %s has no 'input:<name>' arrays" % path.name)
-    return EvalSet(inputs, labels=arrays.get("labels"), reference=arrays.get("reference:0"))
+        inputs, labels, reference = read_eval_set(path)
+    except ProtocolError as exc:
+        raise InferenceError(str(exc)) from None
+    return EvalSet(inputs, labels=labels, reference=reference)
 
 
 def _open_sampler(prefer: Optional[str], notes: List[str]) -> Any:
@@ -70,7 +66,9 @@ def _open_sampler(prefer: Optional[str], notes: List[str]) -> Any:
         return None
 
 
-def run_job(job: BenchmarkJob, model_path: Path, eval_path: Optional[Path], power: Optional[str]) -> Dict[str, Any]:
+def run_job(
+    job: BenchmarkJob, artifact: LocalArtifact, eval_path: Optional[Path], power: Optional[str]
+) -> Dict[str, Any]:
     started = time.time()
     env_notes: List[str] = []
     base = dict(
@@ -83,6 +81,7 @@ def run_job(job: BenchmarkJob, model_path: Path, eval_path: Optional[Path], powe
         precision=job.precision,
         started_at=started,
         agent_version=__version__,
+        artifact_kind=artifact.kind,
     )
     environment = {
         "python": platform.python_version(),
@@ -95,7 +94,7 @@ def run_job(job: BenchmarkJob, model_path: Path, eval_path: Optional[Path], powe
     cls = get_runtime(job.runtime)
     runtime = cls(job.runtime_options)
     runtime_version = cls.version()
-    runtime.load(model_path)
+    runtime.load(artifact)
     data = load_eval_set(eval_path) if eval_path is not None else synthetic_eval_set(runtime)
     fixed = fixed_batch_size(runtime)
 
@@ -150,6 +149,7 @@ def run_job(job: BenchmarkJob, model_path: Path, eval_path: Optional[Path], powe
             accuracy = evaluate_accuracy(runtime, data, acc_batch, job.max_accuracy_samples)
         except InferenceError as exc:
             env_notes.append("accuracy not measured: %s" % exc)
+    settings = runtime.settings()
     runtime.close()
     status = "ok" if measurements else "failed"
     error = "" if measurements else "no batch size could be measured: " + "; ".join(env_notes)
@@ -158,6 +158,7 @@ def run_job(job: BenchmarkJob, model_path: Path, eval_path: Optional[Path], powe
         error=error,
         finished_at=time.time(),
         runtime_version=runtime_version,
+        runtime_settings=settings,
         measurements=measurements,
         accuracy=accuracy,
         environment=environment,
@@ -188,16 +189,14 @@ def main(argv: List[str]) -> int:
     spec_path, out_path = Path(argv[0]), Path(argv[1])
     agent_pid = int(argv[2]) if len(argv) > 2 else None
     on_parent_exit(lambda: os._exit(3), parent=agent_pid)  # the agent died: do not run on unsupervised
-    spec = json.loads(spec_path.read_text())
-    job = from_dict(BenchmarkJob, spec["job"])
+    spec = decode(WorkerSpec, spec_path.read_bytes())
+    job = spec.job
     started = time.time()
     try:
-        result = run_job(
-            job,
-            Path(spec["model_path"]),
-            Path(spec["eval_path"]) if spec.get("eval_path") else None,
-            spec.get("power"),
+        artifact = LocalArtifact(
+            spec.artifact_kind, {k: Path(v) for k, v in spec.artifact_files.items()}, spec.artifact_settings
         )
+        result = run_job(job, artifact, Path(spec.eval_path) if spec.eval_path else None, spec.power)
     except AgentError as exc:
         result = json.loads(encode(failed_result(job, str(exc), started)))
     tmp = out_path.with_suffix(".tmp")

@@ -1,42 +1,59 @@
 """Runtime registry: name -> "module:Class", imported only when asked for.
 
-A new runtime is one new file in this package plus one line here.
+A new runtime is one new file in this package plus one line in :data:`RUNTIMES` (or a
+``RUNTIMES.register`` call from a plug-in). Importing a runtime module is cheap: vendor packages
+load inside its methods, so :func:`declared_runtimes` works where the vendor package is missing.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Dict, Type
 
 from agent.errors import RuntimeLoadError
-from agent.runtimes.base import Runtime
+from agent.registry import Registry
+from agent.runtimes.base import InputSpec, LocalArtifact, Runtime
 
-RUNTIMES = {
-    "onnxruntime": "agent.runtimes.ort_runtime:ORTRuntime",
-}
+__all__ = [
+    "RUNTIMES",
+    "InputSpec",
+    "LocalArtifact",
+    "Runtime",
+    "declared_runtimes",
+    "get_runtime",
+    "installed_runtimes",
+]
+
+RUNTIMES = Registry(
+    "runtime",
+    {
+        "onnxruntime": "agent.runtimes.ort_runtime:ORTRuntime",
+    },
+    RuntimeLoadError,
+)
 
 
 def get_runtime(name: str) -> Type[Runtime]:
-    try:
-        target = RUNTIMES[name]
-    except KeyError:
-        raise RuntimeLoadError(
-            "unknown runtime %r; this agent knows: %s" % (name, ", ".join(sorted(RUNTIMES)))
-        ) from None
-    module_name, _, cls_name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise RuntimeLoadError("runtime %r cannot be imported here: %s" % (name, exc)) from exc
-    return getattr(module, cls_name)
+    """The runtime class registered as ``name``; RuntimeLoadError if unknown or not importable."""
+    return RUNTIMES.get(name)
 
 
-def installed_runtimes() -> Dict[str, str]:
-    """name -> version for every registered runtime that imports on this device."""
+def declared_runtimes() -> Dict[str, Type[Runtime]]:
+    """name -> class for every registered runtime whose module imports (vendor package or not)."""
     found = {}
     for name in RUNTIMES:
         try:
-            found[name] = get_runtime(name).version()
+            found[name] = get_runtime(name)
+        except RuntimeLoadError:
+            continue
+    return found
+
+
+def installed_runtimes() -> Dict[str, str]:
+    """name -> version for every registered runtime whose vendor package works on this device."""
+    found = {}
+    for name, cls in declared_runtimes().items():
+        try:
+            found[name] = cls.version()
         except RuntimeLoadError:
             continue
     return found

@@ -1,13 +1,21 @@
 """The seam every optimisation pass implements, and the few helpers they share.
 
-A pass reads one ONNX file and writes one transformed ONNX file. It never edits its input, writes
-its output atomically (a temporary file in the output's folder, then ``os.replace``), and checks
-that ONNX Runtime on CPU can load what it wrote. A failure of this candidate (the vendor tool
-refused the model, the output does not load) is a :class:`~pipeline.errors.PassError` raised
-``from`` the vendor error, so the sweep records it and moves on. A bad configuration is a
-``ValueError`` (pydantic's ``ValidationError`` is one), raised by the constructor before any work.
+A pass turns one artifact into another (:class:`BuildFiles`: a kind from
+:data:`agent.protocol.ARTIFACT_KINDS` and its member files). Most passes are ONNX to ONNX and only
+implement :meth:`Pass.run` (one ONNX file in, one out); an exporter (ONNX to an OpenVINO IR, to a
+TensorRT build recipe) overrides :meth:`Pass.apply`. A pass *declares* what it provides
+(:attr:`Pass.provides`: the precision of its output, or None for a transformation that keeps the
+input's), for which runtimes (:attr:`Pass.runtimes`), and its input and output kinds: the plan, the
+CLI's choices and its help text are derived from these declarations.
 
-Heavy imports (``onnxruntime.quantization``, ``onnxruntime.transformers``) belong inside ``run``.
+A pass never edits its input and writes its output atomically (a temporary file in the output's
+folder, then ``os.replace``). A failure of this candidate (the vendor tool refused the model, the
+output does not load) is a :class:`~pipeline.errors.PassError` raised ``from`` the vendor error, so
+the sweep records it and moves on. A bad configuration is a ``ValueError`` (pydantic's
+``ValidationError`` is one), raised by the constructor before any work. Whether the finished build
+loads and runs is checked by the runtime that will run it (``pipeline.build``), not by the pass.
+
+Heavy imports (``onnxruntime.quantization``, ``openvino``, ``nncf``) belong inside ``run``/``apply``.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -43,13 +51,41 @@ class PassContext:
     """Scratch space for the pass; the system temp folder when None."""
 
 
+@dataclass(frozen=True)
+class BuildFiles:
+    """An artifact on the host while it is being built: its kind, member files by role, settings."""
+
+    kind: str
+    files: Mapping[str, Path]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def path(self, role: str = "model") -> Path:
+        try:
+            return Path(self.files[role])
+        except KeyError:
+            raise PassError(f"the {self.kind} artifact has no {role!r} file") from None
+
+    @classmethod
+    def onnx(cls, path: Path) -> BuildFiles:
+        return cls("onnx", {"model": Path(path)})
+
+
 class Pass:
-    """One model transformation. Subclasses set ``name``, ``precision``, ``Config`` and ``run``."""
+    """One model transformation. Subclasses set ``name``, the declarations, ``Config`` and ``run``
+    (or ``apply``)."""
 
     name: ClassVar[str]
     """Registry key, e.g. ``"quantize_static"``."""
-    precision: ClassVar[str | None] = None
-    """Precision label of the output (``"int8-static"``); None leaves the input's label."""
+    summary: ClassVar[str] = ""
+    """One line for ``--help`` and the plan."""
+    provides: ClassVar[str | None] = None
+    """Precision of the output (``"int8-static"``); None for a transformation that keeps the input's."""
+    runtimes: ClassVar[tuple[str, ...]] = ()
+    """Runtimes this pass builds for; empty: any runtime that loads :attr:`output_kind`."""
+    input_kind: ClassVar[str] = "onnx"
+    output_kind: ClassVar[str] = "onnx"
+    sparsity: ClassVar[str | None] = None
+    """The kind of zeros a pruning pass leaves: ``"unstructured"``, ``"2:4"`` or ``"structured"``."""
 
     class Config(pydantic.BaseModel):
         """Parameters of the pass; every field carries ``description=``."""
@@ -62,9 +98,23 @@ class Pass:
         raw = {} if config is None else dict(config) if isinstance(config, Mapping) else config
         self.config = self.Config.model_validate(raw)
 
+    def apply(self, source: BuildFiles, work_dir: Path, ctx: PassContext) -> BuildFiles:
+        """Turn ``source`` into this pass's output, written under ``work_dir``. The default serves
+        ONNX-to-ONNX passes through :meth:`run`."""
+        if source.kind != self.input_kind:
+            raise self.fail(f"takes {self.input_kind} artifacts, not {source.kind}")
+        out = Path(work_dir) / "model.onnx"
+        self.run(source.path("model"), out, ctx)
+        return BuildFiles(self.output_kind, {"model": out}, dict(source.settings))
+
     def run(self, model_path: Path, out_path: Path, ctx: PassContext) -> None:
-        """Read ``model_path``, write the transformed model to ``out_path``."""
+        """Read ``model_path``, write the transformed model to ``out_path`` (ONNX to ONNX passes)."""
         raise NotImplementedError
+
+    @classmethod
+    def serves(cls, runtime: str) -> bool:
+        """True when this pass builds for ``runtime`` (its declaration names it, or names none)."""
+        return not cls.runtimes or runtime in cls.runtimes
 
     @classmethod
     def config_schema(cls) -> dict[str, Any]:

@@ -35,7 +35,9 @@ class ConvertFP16(Pass):
     """Convert float32 weights and compute to float16."""
 
     name: ClassVar[str] = "fp16"
-    precision: ClassVar[str | None] = "fp16"
+    summary: ClassVar[str] = "FP16 weights and activations (ONNX Runtime's float16 converter)"
+    provides: ClassVar[str | None] = "fp16"
+    runtimes: ClassVar[tuple[str, ...]] = ("onnxruntime",)
 
     class Config(Pass.Config):
         keep_io_types: bool = pydantic.Field(

@@ -29,7 +29,7 @@ class OpsetUpgrade(Pass):
     """Convert the model to ``target_opset`` when it is below; copy it unchanged when it is not."""
 
     name: ClassVar[str] = "opset_upgrade"
-    precision: ClassVar[str | None] = None
+    summary: ClassVar[str] = "raise the default ONNX opset (per-channel INT8 needs 13+)"
 
     class Config(Pass.Config):
         target_opset: int = pydantic.Field(

@@ -52,7 +52,8 @@ class PruneMagnitude(Pass):
     """Zero the smallest-|w| fraction of each eligible weight tensor (unstructured)."""
 
     name: ClassVar[str] = "prune_magnitude"
-    precision: ClassVar[str | None] = None
+    summary: ClassVar[str] = "zero the smallest weights (unstructured: dense kernels run no faster)"
+    sparsity: ClassVar[str | None] = "unstructured"
 
     class Config(Pass.Config):
         sparsity: float = pydantic.Field(

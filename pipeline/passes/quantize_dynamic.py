@@ -51,7 +51,9 @@ class QuantizeDynamic(Pass):
     """INT8 weights, activations quantized at run time; no calibration data needed."""
 
     name: ClassVar[str] = "quantize_dynamic"
-    precision: ClassVar[str | None] = "int8-dynamic"
+    summary: ClassVar[str] = "INT8 weights, activations quantized at run time (ONNX Runtime)"
+    provides: ClassVar[str | None] = "int8-dynamic"
+    runtimes: ClassVar[tuple[str, ...]] = ("onnxruntime",)
 
     class Config(Pass.Config):
         weight_type: Literal["qint8", "quint8"] = pydantic.Field(

@@ -68,7 +68,9 @@ class QuantizeStatic(Pass):
     """Calibrated INT8 quantization (weights and activations) with ONNX Runtime."""
 
     name: ClassVar[str] = "quantize_static"
-    precision: ClassVar[str | None] = "int8-static"
+    summary: ClassVar[str] = "calibrated INT8, QDQ (ONNX Runtime's quantize_static; TensorRT reads QDQ too)"
+    provides: ClassVar[str | None] = "int8-static"
+    runtimes: ClassVar[tuple[str, ...]] = ("onnxruntime", "tensorrt")
 
     class Config(Pass.Config):
         per_channel: bool = pydantic.Field(

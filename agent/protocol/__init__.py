@@ -1,0 +1,81 @@
+"""The wire protocol between host and agents: the one package both sides import.
+
+It owns everything the two ends must agree on, so that they cannot drift: topics and ids
+(:mod:`.topics`), the messages (:mod:`.messages`), their JSON codec (:mod:`.codec`), artifact kinds
+and manifests (:mod:`.artifacts`), the evaluation-data layout (:mod:`.eval_data`), the worker's job
+spec (:mod:`.worker_spec`) and the tensor type table (:mod:`.dtypes`). It must stay importable on
+Python 3.8 with the standard library alone (numpy is imported inside the eval-data functions).
+"""
+
+from agent.protocol.artifacts import (
+    ARTIFACT_KINDS,
+    MANIFEST_MEDIA_TYPE,
+    ArtifactManifest,
+    ArtifactRef,
+    ManifestMember,
+)
+from agent.protocol.codec import decode, encode, from_dict, to_dict
+from agent.protocol.messages import (
+    AccuracyReport,
+    AgentStatus,
+    BenchmarkJob,
+    BenchmarkResult,
+    LatencyStats,
+    Measurement,
+    PowerReport,
+    ResultAck,
+)
+from agent.protocol.topics import (
+    MAX_PAYLOAD_BYTES,
+    PROTOCOL_VERSION,
+    RESULT_WILDCARD,
+    STATUS_WILDCARD,
+    TOPIC_ROOT,
+    ack_topic,
+    check_device_id,
+    check_id,
+    device_id_from_topic,
+    device_topic,
+    job_topic,
+    local_device_id,
+    parse_broker_url,
+    result_topic,
+    status_topic,
+)
+from agent.protocol.worker_spec import WorkerSpec
+
+__all__ = [
+    "ARTIFACT_KINDS",
+    "MANIFEST_MEDIA_TYPE",
+    "MAX_PAYLOAD_BYTES",
+    "PROTOCOL_VERSION",
+    "RESULT_WILDCARD",
+    "STATUS_WILDCARD",
+    "TOPIC_ROOT",
+    "AccuracyReport",
+    "AgentStatus",
+    "ArtifactManifest",
+    "ArtifactRef",
+    "BenchmarkJob",
+    "BenchmarkResult",
+    "LatencyStats",
+    "ManifestMember",
+    "Measurement",
+    "PowerReport",
+    "ResultAck",
+    "WorkerSpec",
+    "ack_topic",
+    "check_device_id",
+    "check_id",
+    "decode",
+    "device_id_from_topic",
+    "device_topic",
+    "encode",
+    "from_dict",
+    "job_topic",
+    "local_device_id",
+    "parse_broker_url",
+    "result_topic",
+    "status_topic",
+    "to_dict",
+]

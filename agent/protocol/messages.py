@@ -1,0 +1,185 @@
+"""The messages host and agents exchange: jobs, results, acknowledgements, presence.
+
+Each is a frozen dataclass whose fields are validated when it is built, so a decoded message is a
+checked one (:mod:`agent.protocol.codec` builds them from JSON). Annotations use ``typing``
+generics: the codec resolves them at run time, and Python 3.8 cannot evaluate ``list[int]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Dict, List, Optional
+
+from agent.errors import ProtocolError
+from agent.protocol.artifacts import ArtifactRef
+from agent.protocol.topics import PROTOCOL_VERSION, check_device_id, check_id
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkJob:
+    """One variant to measure on one device. Signed by the host; the agent verifies before running."""
+
+    job_id: str
+    run_id: str
+    variant_id: str
+    device_id: str
+    issued_at: float  # unix seconds
+    expires_at: float  # unix seconds; the agent refuses a job past this
+    model: ArtifactRef  # the build's manifest (MANIFEST_MEDIA_TYPE); see agent.protocol.artifacts
+    runtime: str  # "onnxruntime", "openvino", "tensorrt"
+    precision: str  # "fp32", "fp16", "int8-static", "int8-dynamic", ...
+    batch_sizes: List[int]
+    eval_data: Optional[ArtifactRef] = None
+    runtime_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    warmup_s: float = 0.5
+    min_duration_s: float = 2.0
+    min_queries: int = 50
+    max_accuracy_samples: int = 0  # 0 = the whole evaluation set
+    sla_p99_ms: Optional[float] = None
+    deadline_s: float = 600.0  # wall-clock limit for the whole job on the device
+    signature: str = ""
+    signature_alg: str = "hmac-sha256"
+    schema_version: int = PROTOCOL_VERSION
+
+    def __post_init__(self) -> None:
+        check_device_id(self.device_id)
+        check_id(self.job_id, "job id")
+        check_id(self.run_id, "run id")
+        check_id(self.variant_id, "variant id")
+        for name in ("issued_at", "expires_at", "warmup_s", "min_duration_s", "deadline_s"):
+            if not math.isfinite(getattr(self, name)):
+                raise ProtocolError("%s must be a finite number" % name)
+        if not self.batch_sizes or any(b < 1 or b > 4096 for b in self.batch_sizes):
+            raise ProtocolError("batch_sizes must be a non-empty list of integers in 1..4096")
+        if self.min_duration_s <= 0 or self.warmup_s < 0 or self.min_queries < 1:
+            raise ProtocolError("min_duration_s must be > 0, warmup_s >= 0 and min_queries >= 1")
+        if self.deadline_s <= 0:
+            raise ProtocolError("deadline_s must be > 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class LatencyStats:
+    """Per-query latency in milliseconds (one query = one batch)."""
+
+    p50: float
+    p90: float
+    p99: float
+    mean: float
+    min: float
+    max: float
+    stdev: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PowerReport:
+    """Power over the measured window, with where it came from.
+
+    ``source`` names the sensor ("ina3221:VDD_IN", "rapl:package-0", "nvml:gpu0", "estimate:cpu-load").
+    ``estimated`` is True for anything that is not a measurement; ``method`` says how it was obtained.
+    """
+
+    avg_w: float
+    source: str
+    estimated: bool
+    samples: int
+    rate_hz: float
+    energy_j: float
+    idle_w: Optional[float] = None
+    method: str = ""
+    rails_w: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class AccuracyReport:
+    """Accuracy on the device's evaluation run.
+
+    ``top1`` is against labels (None when the set has none); ``agreement`` and ``cosine`` compare the
+    variant's outputs with the FP32 reference outputs computed on the host.
+    """
+
+    samples: int
+    top1: Optional[float] = None
+    agreement: Optional[float] = None
+    cosine: Optional[float] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """One timed window at one batch size."""
+
+    batch_size: int
+    throughput_ips: float  # inferences (samples, not batches) per second over the measured window
+    latency_ms: LatencyStats
+    queries: int  # timed calls to the runtime
+    samples: int  # inferences = queries * batch_size
+    duration_s: float
+    valid: bool
+    power: Optional[PowerReport] = None
+    energy_j_per_inference: Optional[float] = None
+    inferences_per_joule: Optional[float] = None
+    notes: List[str] = dataclasses.field(default_factory=list)
+    #: temperatures (C) and clocks (MHz) read just before warm-up and just after the window
+    conditions_before: Dict[str, float] = dataclasses.field(default_factory=dict)
+    conditions_after: Dict[str, float] = dataclasses.field(default_factory=dict)
+    throttled: bool = False  # clocks fell or a zone ran hot during the window (see notes)
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkResult:
+    """What an agent reports for one job. Kept in the agent's outbox until the host acks it."""
+
+    result_id: str
+    job_id: str
+    run_id: str
+    variant_id: str
+    device_id: str
+    status: str  # "ok" or "failed"
+    runtime: str
+    precision: str
+    started_at: float
+    finished_at: float
+    agent_version: str
+    runtime_version: str = ""
+    #: what the runtime really used once loaded: threads, providers, the precision it ran in
+    runtime_settings: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    artifact_kind: str = ""
+    measurements: List[Measurement] = dataclasses.field(default_factory=list)
+    accuracy: Optional[AccuracyReport] = None
+    error: str = ""
+    environment: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    schema_version: int = PROTOCOL_VERSION
+
+    def __post_init__(self) -> None:
+        check_device_id(self.device_id)
+        check_id(self.result_id, "result id")
+        check_id(self.job_id, "job id")
+        if self.status not in ("ok", "failed"):
+            raise ProtocolError("result status must be 'ok' or 'failed', not %r" % self.status)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultAck:
+    """The host has stored these results; the agent may drop them from its outbox.
+
+    Signed like jobs: an ack deletes data on the device, so only the key holder may send one."""
+
+    result_ids: List[str]
+    signature: str = ""
+    schema_version: int = PROTOCOL_VERSION
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentStatus:
+    """Retained presence message; the broker publishes the last-will copy (state "offline")."""
+
+    device_id: str
+    state: str  # "online" | "offline" | "busy"
+    agent_version: str = ""
+    protocol_version: int = PROTOCOL_VERSION
+    runtimes: Dict[str, str] = dataclasses.field(default_factory=dict)  # name -> version
+    power_sources: List[str] = dataclasses.field(default_factory=list)
+    target: str = ""  # the matching profile id in targets/, "" if unknown
+    hostname: str = ""
+    ts: float = 0.0
+    schema_version: int = PROTOCOL_VERSION
