@@ -49,6 +49,15 @@ class PassContext:
     """Arrays named by model input; the first dimension counts samples."""
     work_dir: Path | None = None
     """Scratch space for the pass; the system temp folder when None."""
+    evaluation: dict[str, np.ndarray] | None = None
+    """Held-out inputs, named by model input, for passes that check quality while they work
+    (accuracy-controlled quantization, mixed precision)."""
+    labels: np.ndarray | None = None
+    """Integer class per evaluation sample, when the user gave labels."""
+    reference: np.ndarray | None = None
+    """The FP32 model's first output on ``evaluation`` (the fidelity reference)."""
+    max_accuracy_loss: float | None = None
+    """The user's accuracy budget, absolute (0.01 = 1 point of top-1, or 0.01 of cosine)."""
 
 
 @dataclass(frozen=True)
