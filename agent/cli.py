@@ -47,6 +47,12 @@ def run(
     resend_interval: float = typer.Option(
         10.0, help="Seconds between resends of results the host has not acknowledged yet."
     ),
+    cancel_queued: bool = typer.Option(
+        False,
+        "--cancel-queued",
+        help="Report jobs still queued from before this start as cancelled instead of running them "
+        "(for an agent that serves one run at a time).",
+    ),
     exit_with_parent: bool = typer.Option(
         False, hidden=True, help="Stop when the process that started this one dies (used by `edgeprof demo`)."
     ),
@@ -75,6 +81,7 @@ def run(
             power=power,
             target=target,
             resend_interval_s=resend_interval,
+            cancel_queued=cancel_queued,
         )
     except AgentError as exc:
         typer.echo("edgeprof-agent: %s" % exc, err=True)

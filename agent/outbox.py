@@ -86,6 +86,14 @@ class AgentStore:
                 self._db.execute("ROLLBACK")
                 raise
 
+    def unfinished_jobs(self) -> List[Tuple[str, bytes]]:
+        """``(job_id, payload)`` of every job not done yet (queued, or left running by a crash)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT job_id, payload FROM jobs WHERE state!='done' ORDER BY received_at"
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def drop_job(self, job_id: str) -> None:
         """Mark a job done without a result (it could not even be decoded)."""
         with self._lock:

@@ -61,6 +61,7 @@ class AgentService:
         power: Optional[str] = None,
         target: str = "",
         resend_interval_s: float = 10.0,
+        cancel_queued: bool = False,
     ) -> None:
         self.broker = parse_broker_url(broker_url)
         self.device_id = device_id
@@ -69,6 +70,7 @@ class AgentService:
         self.power = power
         self.target = target
         self.resend_interval_s = resend_interval_s
+        self.cancel_queued = cancel_queued
         self.store = AgentStore(self.state_dir / "agent.db")
         self.cache = ArtifactCache(self.state_dir / "artifacts")
         self.stop_event = threading.Event()
@@ -307,9 +309,30 @@ class AgentService:
             except Exception:
                 log.exception("resend error")
 
+    def _cancel_queued(self) -> int:
+        """Answer every job queued before this start with a 'cancelled' failure instead of running it
+        (``--cancel-queued``: an agent that serves one run at a time, like the host's local agent)."""
+        cancelled = 0
+        for job_id, payload in self.store.unfinished_jobs():
+            try:
+                job = decode(BenchmarkJob, payload)
+            except ProtocolError:
+                self.store.drop_job(job_id)
+                continue
+            result = failed_result(
+                job, "cancelled: the agent was restarted for a new run before this job ran", time.time()
+            )
+            self.store.finish_job(job_id, result.result_id, encode(result))
+            cancelled += 1
+        return cancelled
+
     # lifecycle -------------------------------------------------------------------------------------
     def run(self) -> None:
         """Connect (retrying), serve until ``stop_event`` is set, then shut down cleanly."""
+        if self.cancel_queued:
+            n = self._cancel_queued()
+            if n:
+                log.info("cancelled %d job(s) queued before this start (--cancel-queued)", n)
         self._client.connect_async(self.broker["host"], self.broker["port"], keepalive=30)
         self._client.loop_start()
         runner = threading.Thread(target=self._job_loop, name="jobs", daemon=True)

@@ -98,3 +98,24 @@ class EmbeddedBroker:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def check_reachable(broker_url: str, timeout_s: float = 5.0) -> None:
+    """BrokerError unless a TCP connection to the broker's host and port opens: checked before the
+    output folder is touched, so an unreachable broker leaves nothing behind."""
+    from agent.errors import ProtocolError
+    from agent.protocol import parse_broker_url
+
+    try:
+        broker = parse_broker_url(broker_url)
+    except ProtocolError as exc:
+        raise BrokerError(str(exc)) from None
+    where = f"{broker['host']}:{broker['port']}"
+    try:
+        socket.create_connection((broker["host"], broker["port"]), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise BrokerError(
+            f"cannot reach the MQTT broker at {where}: {reason}. Start the broker, or check --broker "
+            "(omit it to use the embedded one)"
+        ) from None

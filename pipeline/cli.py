@@ -67,23 +67,24 @@ def _csv(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
-def _run_optimize(opts: object) -> None:
+def _run(request: object) -> None:
     from agent.errors import AgentError
     from pipeline.errors import PipelineError
-    from pipeline.optimize import optimize
+    from pipeline.main_job import run_main_job
 
     console = Console()
     try:
-        optimize(opts, console)  # type: ignore[arg-type]
+        run_main_job(request, console)  # type: ignore[arg-type]
     except (PipelineError, AgentError) as exc:
         if _state["debug"]:
             raise
         typer.echo(f"edgeprof: error: {exc}", err=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
+        out = getattr(request, "out", Path("edgeprof-out"))
         typer.echo(
-            "edgeprof: interrupted; results already received are kept in the output folder's results.db: "
-            "`edgeprof report OUT` writes the report from them",
+            f"edgeprof: interrupted; the results that arrived are kept in {out / 'results.db'} and the report "
+            f"in {out} names the jobs that did not report; `edgeprof report {out}` rebuilds it later",
             err=True,
         )
         raise typer.Exit(130) from None
@@ -91,6 +92,25 @@ def _run_optimize(opts: object) -> None:
 
 _BROKER_HELP = "MQTT broker URL (mqtt://host:port, mqtts://…). Default: start an embedded broker on 127.0.0.1."
 _TARGETS_HELP = "Devices to measure on: 'local' (an agent started here) and/or device ids of running agents."
+
+
+def _catalog_help() -> tuple[str, str, str, str]:
+    """Defaults and help of --precisions and --runtimes, derived from what passes and runtimes declare."""
+    from pipeline.plan import Catalog
+    from pipeline.request import DEFAULT_PRECISIONS, DEFAULT_RUNTIMES
+
+    catalog = Catalog.registered()
+    precisions = ", ".join(catalog.precisions())
+    runtimes = "; ".join(f"{name} ({cls.summary})" if cls.summary else name for name, cls in catalog.runtimes.items())
+    return (
+        ",".join(DEFAULT_PRECISIONS),
+        f"Precisions to build, comma-separated: {precisions}.",
+        ",".join(DEFAULT_RUNTIMES),
+        f"Runtimes to build for, comma-separated: {runtimes}.",
+    )
+
+
+_PRECISIONS_DEFAULT, _PRECISIONS_HELP, _RUNTIMES_DEFAULT, _RUNTIMES_HELP = _catalog_help()
 
 
 @app.command()
@@ -107,10 +127,8 @@ def optimize(
     broker: str | None = typer.Option(None, help=_BROKER_HELP),
     targets: str = typer.Option("local", help=_TARGETS_HELP),
     batch: str = typer.Option("1,8", help="Batch sizes to sweep, comma-separated."),
-    precisions: str = typer.Option(
-        "fp32,int8-static,int8-dynamic,fp16",
-        help="Precisions to build: fp32, int8-static, int8-dynamic, fp16.",
-    ),
+    precisions: str = typer.Option(_PRECISIONS_DEFAULT, help=_PRECISIONS_HELP),
+    runtimes: str = typer.Option(_RUNTIMES_DEFAULT, help=_RUNTIMES_HELP),
     sla_p99_ms: float | None = typer.Option(
         None, help="Latency budget: p99 per query in ms; slower builds are off the front."
     ),
@@ -128,18 +146,19 @@ def optimize(
     power: str | None = typer.Option(None, help="Power source for the local agent (default: best found)."),
 ) -> None:
     """Build variants of MODEL, measure them on the target devices, and write a ranked report."""
-    from pipeline.optimize import OptimizeOptions
+    from pipeline.request import RunRequest
 
-    _run_optimize(
-        OptimizeOptions(
+    _run(
+        RunRequest(
             model=model,
             out=out,
             calib=calib,
             eval=eval,
             broker=broker,
-            targets=_csv(targets) or ["local"],
-            batch_sizes=_csv_ints(batch, "--batch"),
-            precisions=_csv(precisions),
+            targets=tuple(_csv(targets) or ["local"]),
+            batch_sizes=tuple(_csv_ints(batch, "--batch")),
+            precisions=tuple(_csv(precisions)),
+            runtimes=tuple(_csv(runtimes)),
             sla_p99_ms=sla_p99_ms,
             max_accuracy_loss=max_accuracy_loss,
             min_duration_s=min_duration,
@@ -160,10 +179,10 @@ def demo(
 ) -> None:
     """Run the whole flow on the bundled digits CNN: embedded broker, local agent, FP32/INT8/FP16 builds."""
     from pipeline.demo_model import DEMO_CALIB_PATH, DEMO_EVAL_PATH, DEMO_MODEL_PATH
-    from pipeline.optimize import OptimizeOptions
+    from pipeline.request import RunRequest
 
-    _run_optimize(
-        OptimizeOptions(
+    _run(
+        RunRequest(
             model=DEMO_MODEL_PATH,
             out=out,
             calib=DEMO_CALIB_PATH,
@@ -181,8 +200,9 @@ def report(
     run_id: str | None = typer.Option(None, help="Which run (default: the latest)."),
 ) -> None:
     """Rebuild report.html and results.json from the results database, and print the table."""
-    from pipeline.optimize import _write_outputs, document_for_run
+    from pipeline.export import write_outputs
     from pipeline.results_db import ResultsDB
+    from pipeline.run_summary import summary_for_run
 
     db_path = out / "results.db"
     if not db_path.exists():
@@ -198,11 +218,11 @@ def report(
             typer.echo(f"edgeprof: error: {db_path} holds no run yet", err=True)
             raise typer.Exit(1)
         try:
-            doc = document_for_run(db, run)
+            summary = summary_for_run(db, run)
         except KeyError:
             typer.echo(f"edgeprof: error: no run {run!r} in {db_path}", err=True)
             raise typer.Exit(1) from None
-        _write_outputs(out, doc, Console())
+        write_outputs(out, summary, Console())
     finally:
         db.close()
 

@@ -8,12 +8,12 @@ run leaves the database consistent (WAL journal), never half a result.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from agent.durable_sqlite import open_durable
 from agent.errors import ProtocolError
 from agent.protocol import AgentStatus, BenchmarkJob, BenchmarkResult, decode, encode
 
@@ -56,12 +56,8 @@ CREATE TABLE IF NOT EXISTS devices (
 class ResultsDB:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_durable(self.path, _SCHEMA)
 
     def close(self) -> None:
         with self._lock:
@@ -122,6 +118,16 @@ class ResultsDB:
                 "SELECT payload FROM results WHERE run_id=? ORDER BY received_at", (run_id,)
             ).fetchall()
         return [r[0] for r in rows]
+
+    def jobs_without_result(self, run_id: str) -> list[tuple[str, str, str]]:
+        """``(job_id, variant_id, device_id)`` of the run's jobs that no result has answered yet."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT j.job_id, j.variant_id, j.device_id FROM jobs j LEFT JOIN results r ON r.job_id = j.job_id "
+                "WHERE j.run_id=? AND r.job_id IS NULL ORDER BY j.issued_at, j.rowid",
+                (run_id,),
+            ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
 
     def set_device(self, device_id: str, status_json: str) -> None:
         with self._lock:

@@ -113,15 +113,18 @@ class ArtifactStore:
         files: Mapping[str, Path],
         settings: Mapping[str, Any] | None = None,
         provenance: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> StoredBuild:
-        """Store the member ``files`` (role -> path; the file name a runtime sees is the path's
-        name) and a manifest listing them; ProtocolError when they do not make a ``kind``."""
+        """Store the member ``files`` (role -> path) and a manifest listing them; the file name a
+        runtime sees is ``names[role]``, else the path's name. ProtocolError when they do not make a
+        ``kind``."""
         members = []
         stored: dict[str, Path] = {}
         for role, path in files.items():
             path = Path(path)
-            obj = self.put(path, _MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
-            members.append(ManifestMember(role, path.name, obj.sha256, obj.size_bytes, obj.media_type))
+            name = (names or {}).get(role, path.name)
+            obj = self.put(path, _MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream"))
+            members.append(ManifestMember(role, name, obj.sha256, obj.size_bytes, obj.media_type))
             stored[role] = obj.path
         manifest = ArtifactManifest(
             kind=kind, members=members, settings=dict(settings or {}), provenance=dict(provenance or {})

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 import uuid
 from typing import Any
 
 from agent.errors import ProtocolError
+from agent.mqtt_client import detach, make_client
 from agent.protocol import (
     RESULT_WILDCARD,
     STATUS_WILDCARD,
@@ -36,7 +36,10 @@ log = logging.getLogger("edgeprof.dispatch")
 
 
 class MQTTHost:
-    def __init__(self, broker_url: str, db: ResultsDB | None = None, key: bytes | None = None) -> None:
+    """One connection to the broker for a run: it stores results in ``db`` (only for jobs this host
+    issued) and acknowledges them signed with ``key`` once committed."""
+
+    def __init__(self, broker_url: str, db: ResultsDB, key: bytes | None) -> None:
         try:
             self.broker = parse_broker_url(broker_url)
         except ProtocolError as exc:
@@ -53,19 +56,9 @@ class MQTTHost:
         self._client = self._make_client()
 
     def _make_client(self) -> Any:
-        import paho.mqtt.client as mqtt
-
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id="edgeprof-host-" + uuid.uuid4().hex[:12],
-            clean_session=True,
-            protocol=mqtt.MQTTv311,
+        client = make_client(
+            self.broker, "edgeprof-host-" + uuid.uuid4().hex[:12], clean_session=True, max_reconnect_delay_s=10
         )
-        if self.broker["username"]:
-            client.username_pw_set(self.broker["username"], self.broker["password"])
-        if self.broker["tls"]:
-            client.tls_set()
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -95,9 +88,7 @@ class MQTTHost:
         self._connected.clear()
         self._client.disconnect()
         self._client.loop_stop()
-        # Break the client <-> bound-method cycle so that reference counting, not the cyclic GC, frees
-        # the client: its __del__ then closes paho's internal socket pair before the sockets are freed.
-        self._client.on_connect = self._client.on_disconnect = self._client.on_message = None
+        detach(self._client)
 
     # callbacks -------------------------------------------------------------------------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
@@ -122,11 +113,8 @@ class MQTTHost:
                     raise ProtocolError(f"status for {status.device_id} published on {device_id}'s topic")
                 with self._lock:
                     self.devices[device_id] = status
-                if self.db is not None:
-                    self.db.set_device(device_id, encode(status).decode())
+                self.db.set_device(device_id, encode(status).decode())
             elif msg.topic.endswith("/results"):
-                if self.db is None:
-                    return  # not yet able to store it: unacked, so the agent sends it again
                 result = decode(BenchmarkResult, msg.payload)
                 if result.device_id != device_id:
                     raise ProtocolError(f"result for {result.device_id} published on {device_id}'s topic")
@@ -149,20 +137,10 @@ class MQTTHost:
             log.exception("could not handle a message on %s; it will be resent", msg.topic)
 
     # operations ------------------------------------------------------------------------------------
-    def wait_for_devices(self, device_ids: list[str], timeout_s: float) -> None:
-        """Block until every device has announced itself online, or raise DispatchError."""
-        end = time.monotonic() + timeout_s
-        while True:
-            with self._lock:
-                missing = [d for d in device_ids if d not in self.devices or self.devices[d].state == "offline"]
-            if not missing:
-                return
-            if time.monotonic() > end:
-                raise DispatchError(
-                    f"device(s) {', '.join(missing)} did not come online on {self.url} within "
-                    f"{timeout_s:.0f} s: start `edgeprof-agent run --broker {self.url}` there, or check the id"
-                )
-            time.sleep(0.1)
+    def devices_snapshot(self) -> dict[str, AgentStatus]:
+        """The last status each device announced (a copy: the network thread updates the original)."""
+        with self._lock:
+            return dict(self.devices)
 
     def send_job(self, job: BenchmarkJob, timeout_s: float = 10.0) -> None:
         info = self._client.publish(job_topic(job.device_id), encode(job), qos=1)

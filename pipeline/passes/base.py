@@ -93,6 +93,8 @@ class Pass:
     """Runtimes this pass builds for; empty: any runtime that loads :attr:`output_kind`."""
     input_kind: ClassVar[str] = "onnx"
     output_kind: ClassVar[str] = "onnx"
+    needs_calibration: ClassVar[bool] = False
+    """True when the pass needs ``PassContext.calibration`` (static INT8)."""
     sparsity: ClassVar[str | None] = None
     """The kind of zeros a pruning pass leaves: ``"unstructured"``, ``"2:4"`` or ``"structured"``."""
 

@@ -71,6 +71,7 @@ class QuantizeStatic(Pass):
     summary: ClassVar[str] = "calibrated INT8, QDQ (ONNX Runtime's quantize_static; TensorRT reads QDQ too)"
     provides: ClassVar[str | None] = "int8-static"
     runtimes: ClassVar[tuple[str, ...]] = ("onnxruntime", "tensorrt")
+    needs_calibration: ClassVar[bool] = True
 
     class Config(Pass.Config):
         per_channel: bool = pydantic.Field(

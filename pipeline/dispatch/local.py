@@ -1,4 +1,5 @@
-"""A local agent in a separate process, connected to the broker exactly as a device would be."""
+"""Dispatch to an agent started on this machine, in a separate process, connected to the broker
+exactly as a device would be (and, beside it, to devices named on the command line)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.dispatch.base import Dispatcher
+from pipeline.dispatch.mqtt_host import MQTTHost
 from pipeline.errors import DispatchError
 
 
@@ -22,6 +26,7 @@ class LocalAgent:
         job_key_file: Path,
         log_path: Path,
         power: str | None = None,
+        cancel_queued: bool = True,
     ) -> None:
         self.broker_url = broker_url
         self.device_id = device_id
@@ -29,6 +34,7 @@ class LocalAgent:
         self.job_key_file = Path(job_key_file)
         self.log_path = Path(log_path)
         self.power = power
+        self.cancel_queued = cancel_queued
         self._proc: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
@@ -49,6 +55,10 @@ class LocalAgent:
         ]
         if self.power:
             cmd += ["--power", self.power]
+        if self.cancel_queued:
+            # this agent serves one run at a time: jobs left queued by an earlier run into the same
+            # folder are cancelled (reported as such), not run ahead of this run's jobs
+            cmd += ["--cancel-queued"]
         return cmd
 
     def start(self) -> LocalAgent:
@@ -95,3 +105,28 @@ class LocalAgent:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class LocalAgentDispatcher(Dispatcher):
+    """Starts ``agent`` with :meth:`start`, sends it (and the devices in ``also``) jobs, stops it in
+    :meth:`close`. A dead agent process is a DispatchError quoting its log, not a silent wait."""
+
+    def __init__(self, host: MQTTHost, agent: LocalAgent, also: Sequence[str] = ()) -> None:
+        super().__init__(host)
+        self.agent = agent
+        self._ids = list(dict.fromkeys([agent.device_id, *also]))
+
+    def device_ids(self) -> list[str]:
+        return list(self._ids)
+
+    def start(self) -> None:
+        self.agent.start()
+
+    def check(self) -> None:
+        self.agent.check_alive()
+
+    def close(self) -> None:
+        self.agent.stop()
+
+    def missing_hint(self) -> str:
+        return f"the local agent did not announce itself (its log: {self.agent.log_path})"
