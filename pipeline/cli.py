@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from pipeline import __version__
+from pipeline.request import DEFAULT_PRECISIONS, DEFAULT_RUNTIMES
 
 app = typer.Typer(
     help=(
@@ -70,7 +72,7 @@ def _csv(text: str) -> list[str]:
 def _run(request: object) -> None:
     from agent.errors import AgentError
     from pipeline.errors import PipelineError
-    from pipeline.main_job import run_main_job
+    from pipeline.main_job import RunInterrupted, run_main_job
 
     console = Console()
     try:
@@ -80,13 +82,17 @@ def _run(request: object) -> None:
             raise
         typer.echo(f"edgeprof: error: {exc}", err=True)
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        out = getattr(request, "out", Path("edgeprof-out"))
-        typer.echo(
-            f"edgeprof: interrupted; the results that arrived are kept in {out / 'results.db'} and the report "
-            f"in {out} names the jobs that did not report; `edgeprof report {out}` rebuilds it later",
-            err=True,
-        )
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, RunInterrupted):
+            out = exc.out
+            typer.echo(
+                f"edgeprof: interrupted; the results that arrived are kept in {out / 'results.db'}, and "
+                f"{out / 'report.html'} names the jobs that did not report; `edgeprof report {out}` rebuilds "
+                "it once their devices have sent them",
+                err=True,
+            )
+        else:
+            typer.echo("edgeprof: interrupted before any job was sent to a device: nothing was measured", err=True)
         raise typer.Exit(130) from None
 
 
@@ -94,23 +100,28 @@ _BROKER_HELP = "MQTT broker URL (mqtt://host:port, mqtts://…). Default: start 
 _TARGETS_HELP = "Devices to measure on: 'local' (an agent started here) and/or device ids of running agents."
 
 
-def _catalog_help() -> tuple[str, str, str, str]:
-    """Defaults and help of --precisions and --runtimes, derived from what passes and runtimes declare."""
+def _catalog_help() -> dict[str, str]:
+    """Help of --precisions and --runtimes, derived from what passes and runtimes declare (read when
+    the command line is built, so a pass or runtime registered by a plug-in shows up)."""
     from pipeline.plan import Catalog
-    from pipeline.request import DEFAULT_PRECISIONS, DEFAULT_RUNTIMES
 
     catalog = Catalog.registered()
-    precisions = ", ".join(catalog.precisions())
-    runtimes = "; ".join(f"{name} ({cls.summary})" if cls.summary else name for name, cls in catalog.runtimes.items())
-    return (
-        ",".join(DEFAULT_PRECISIONS),
-        f"Precisions to build, comma-separated: {precisions}.",
-        ",".join(DEFAULT_RUNTIMES),
-        f"Runtimes to build for, comma-separated: {runtimes}.",
-    )
+    runtimes = "; ".join(f"{name}: {cls.summary}" if cls.summary else name for name, cls in catalog.runtimes.items())
+    return {
+        "precisions": f"Precisions to build, comma-separated: {', '.join(catalog.precisions())}.",
+        "runtimes": f"Runtimes to build for, comma-separated: {runtimes}.",
+    }
 
 
-_PRECISIONS_DEFAULT, _PRECISIONS_HELP, _RUNTIMES_DEFAULT, _RUNTIMES_HELP = _catalog_help()
+def make_app() -> Any:
+    """The ``edgeprof`` command line, with the help texts that depend on the registries filled in."""
+    command = typer.main.get_command(app)
+    helps = _catalog_help()
+    optimize_cmd = command.commands["optimize"]  # type: ignore[attr-defined]
+    for param in optimize_cmd.params:
+        if param.name in helps:
+            param.help = helps[param.name]
+    return command
 
 
 @app.command()
@@ -127,8 +138,8 @@ def optimize(
     broker: str | None = typer.Option(None, help=_BROKER_HELP),
     targets: str = typer.Option("local", help=_TARGETS_HELP),
     batch: str = typer.Option("1,8", help="Batch sizes to sweep, comma-separated."),
-    precisions: str = typer.Option(_PRECISIONS_DEFAULT, help=_PRECISIONS_HELP),
-    runtimes: str = typer.Option(_RUNTIMES_DEFAULT, help=_RUNTIMES_HELP),
+    precisions: str = typer.Option(",".join(DEFAULT_PRECISIONS), help="Precisions to build, comma-separated."),
+    runtimes: str = typer.Option(",".join(DEFAULT_RUNTIMES), help="Runtimes to build for, comma-separated."),
     sla_p99_ms: float | None = typer.Option(
         None, help="Latency budget: p99 per query in ms; slower builds are off the front."
     ),
@@ -246,7 +257,7 @@ def keygen(
 
 def main() -> None:
     try:
-        app()
+        make_app()()
     except ModuleNotFoundError as exc:
         if "--debug" in sys.argv:
             raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from contextlib import ExitStack
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -38,6 +39,14 @@ from pipeline.results_db import ResultsDB
 from pipeline.run_summary import run_meta, summary_for_run
 from pipeline.store import ArtifactStore
 from pipeline.summary import RunSummary
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C while the devices measured: what arrived is stored and the report in ``out`` is saved."""
+
+    def __init__(self, out: Path) -> None:
+        super().__init__(str(out))
+        self.out = out
 
 
 def new_run_id() -> str:
@@ -109,7 +118,7 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
             collected = collect(dispatcher, jobs, per_device * request.job_deadline_s + request.device_wait_s, console)
         except KeyboardInterrupt:
             _save(out, db, run_id, host, console, interrupted=True)
-            raise
+            raise RunInterrupted(out) from None
         summary = _save(out, db, run_id, host, console)
         if not collected.complete:
             missing = ", ".join(f"{j.variant_id}@{j.device_id}" for j in collected.pending)
@@ -132,10 +141,10 @@ def _dispatcher(request: RunRequest, host: MQTTHost, broker_url: str) -> Dispatc
 
 
 def _save(
-    out: object, db: ResultsDB, run_id: str, host: MQTTHost, console: Console, interrupted: bool = False
+    out: Path, db: ResultsDB, run_id: str, host: MQTTHost, console: Console, interrupted: bool = False
 ) -> RunSummary:
     summary = summary_for_run(db, run_id, host.devices_snapshot(), interrupted=interrupted)
-    write_outputs(out, summary, console)  # type: ignore[arg-type]
+    write_outputs(out, summary, console)
     return summary
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.errors import InputError
 
 if TYPE_CHECKING:
-    from agent.runtimes.base import Runtime
+    from agent.runtimes import Runtime
     from pipeline.passes.base import Pass
 
 FP32 = "fp32"

@@ -9,7 +9,7 @@ import pytest
 
 from agent.artifacts import ArtifactCache
 from agent.errors import ArtifactError
-from agent.protocol import ArtifactRef
+from agent.protocol import MANIFEST_MEDIA_TYPE, ArtifactRef
 from pipeline.artifact_server import ArtifactServer
 from pipeline.store import ArtifactStore
 
@@ -97,3 +97,63 @@ def test_a_download_past_its_deadline_or_during_shutdown_stops(tmp_path, served)
         cache.fetch(ref, should_stop=lambda: True)
     assert not cache.path_for(ref.sha256).exists()
     assert cache.fetch(ref).exists()  # and it resumes later
+
+
+@pytest.fixture()
+def served_build(tmp_path):  # type: ignore[no-untyped-def]
+    """A two-member build (an OpenVINO IR's layout) served by the real artifact server."""
+    store = ArtifactStore(tmp_path / "store")
+    xml, weights = tmp_path / "model.xml", tmp_path / "model.bin"
+    xml.write_bytes(b"<net/>" * 1000)
+    weights.write_bytes(os.urandom(2 * (1 << 20) + 7))
+    build = store.put_build("openvino-ir", {"model": xml, "weights": weights}, settings={"note": "test"})
+    with ArtifactServer(store) as server:
+        obj = build.manifest_object
+        yield build, ArtifactRef(obj.sha256, server.url_for(obj.sha256), obj.size_bytes, MANIFEST_MEDIA_TYPE)
+
+
+def test_a_build_is_fetched_member_by_member_and_laid_out_by_name(tmp_path, served_build) -> None:  # type: ignore[no-untyped-def]
+    build, ref = served_build
+    local = ArtifactCache(tmp_path / "cache").fetch_build(ref)
+
+    assert local.kind == "openvino-ir" and local.settings == {"note": "test"}
+    assert local.path("model").name == "model.xml" and local.path("weights").name == "model.bin"
+    assert local.path("model").parent == local.path("weights").parent  # the .bin beside its .xml
+    assert local.path("weights").read_bytes() == build.path("weights").read_bytes()
+
+
+def test_an_altered_member_is_refused_like_an_altered_file(tmp_path, served_build) -> None:  # type: ignore[no-untyped-def]
+    build, ref = served_build
+    data = bytearray(build.path("weights").read_bytes())
+    data[12345] ^= 0xFF
+    build.path("weights").write_bytes(bytes(data))
+    cache = ArtifactCache(tmp_path / "cache")
+
+    with pytest.raises(ArtifactError, match="sha256"):
+        cache.fetch_build(ref)
+    assert not (cache.root / "builds" / ref.sha256 / "model.bin").exists()
+
+
+def test_a_truncated_member_says_so_and_resumes(tmp_path, served_build) -> None:  # type: ignore[no-untyped-def]
+    build, ref = served_build
+    whole = build.path("weights").read_bytes()
+    build.path("weights").write_bytes(whole[:4096])
+    cache = ArtifactCache(tmp_path / "cache")
+    with pytest.raises(ArtifactError, match="truncated"):
+        cache.fetch_build(ref)
+
+    build.path("weights").write_bytes(whole)  # the server has it again: the download resumes
+    assert cache.fetch_build(ref).path("weights").read_bytes() == whole
+
+
+def test_a_job_pointing_at_a_plain_file_or_a_bad_manifest_is_refused(tmp_path, served_build) -> None:  # type: ignore[no-untyped-def]
+    build, ref = served_build
+    cache = ArtifactCache(tmp_path / "cache")
+    plain = ArtifactRef(ref.sha256, ref.url, ref.size_bytes, "model/onnx")
+    with pytest.raises(ArtifactError, match="not an edgeprof artifact manifest"):
+        cache.fetch_build(plain)
+
+    member = build.manifest.member("model")
+    as_manifest = ref.sibling(member.sha256, member.size_bytes, MANIFEST_MEDIA_TYPE)
+    with pytest.raises(ArtifactError, match="manifest .* is not valid"):
+        cache.fetch_build(as_manifest)

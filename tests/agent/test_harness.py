@@ -7,6 +7,7 @@ import pytest
 
 from agent.harness import EvalSet, evaluate_accuracy, latency_stats, measure, run_window
 from agent.power.base import PowerSample, PowerSensor
+from agent.runtimes import LocalArtifact
 from agent.runtimes.ort_runtime import ORTRuntime
 from pipeline.demo_model import DEMO_EVAL_PATH, DEMO_MODEL_PATH
 
@@ -14,7 +15,7 @@ from pipeline.demo_model import DEMO_EVAL_PATH, DEMO_MODEL_PATH
 @pytest.fixture(scope="module")
 def runtime():  # type: ignore[no-untyped-def]
     rt = ORTRuntime({"intra_op_num_threads": 1})
-    rt.load(DEMO_MODEL_PATH)
+    rt.load(LocalArtifact.onnx(DEMO_MODEL_PATH))
     return rt
 
 
@@ -107,7 +108,7 @@ def test_accuracy_on_a_model_with_a_fixed_batch_axis_pads_the_last_batch(evalset
     fixed = tmp_path / "fixed8.onnx"
     onnx.save(model, str(fixed))
     rt = ORTRuntime()
-    rt.load(fixed)
+    rt.load(LocalArtifact.onnx(fixed))
     data = EvalSet({"image": evalset.inputs["image"][:20]}, labels=evalset.labels[:20])
     acc = evaluate_accuracy(rt, data, batch_size=8)  # 8 + 8 + 4: the last batch is padded to 8
     assert acc.samples == 20 and acc.top1 is not None and acc.top1 > 0.9

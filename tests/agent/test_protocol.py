@@ -144,3 +144,37 @@ def test_non_finite_and_absurdly_nested_payloads_are_protocol_errors() -> None:
         decode(BenchmarkJob, text)
     with pytest.raises(ProtocolError, match="nested too deeply"):
         decode(BenchmarkJob, "[" * 100_000 + "]" * 100_000)
+
+
+def test_a_manifest_must_have_the_members_of_its_kind() -> None:
+    from agent.protocol import ArtifactManifest, ManifestMember
+
+    model = ManifestMember("model", "model.xml", "a" * 64, 10)
+    weights = ManifestMember("weights", "model.bin", "b" * 64, 20)
+    ok = ArtifactManifest("openvino-ir", [model, weights])
+    assert ok.size_bytes == 30 and decode(ArtifactManifest, encode(ok)) == ok
+    with pytest.raises(ProtocolError, match="needs member"):
+        ArtifactManifest("openvino-ir", [model])
+    with pytest.raises(ProtocolError, match="kind 'engine' is unknown"):
+        ArtifactManifest("engine", [model])
+    with pytest.raises(ProtocolError, match="file name twice"):
+        ArtifactManifest("openvino-ir", [model, ManifestMember("weights", "model.xml", "b" * 64, 20)])
+    with pytest.raises(ProtocolError, match="plain file name"):
+        ManifestMember("model", "../etc/passwd", "a" * 64, 10)
+
+
+def test_the_eval_layout_round_trips(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from agent.protocol import eval_data
+
+    inputs = {"input_ids": np.arange(12, dtype=np.int64).reshape(3, 4), "mask": np.ones((3, 4), np.int64)}
+    path = tmp_path / "eval.npz"
+    eval_data.write_eval_set(path, inputs, reference=np.zeros((3, 2), np.float32), labels=np.array([0, 1, 0]))
+    got, labels, reference = eval_data.read_eval_set(path)
+
+    assert set(got) == set(inputs) and (got["input_ids"] == inputs["input_ids"]).all()
+    assert labels.tolist() == [0, 1, 0] and reference.shape == (3, 2)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ProtocolError, match="unreadable"):
+        eval_data.read_eval_set(tmp_path / "junk.npz")

@@ -3,7 +3,9 @@ and Ctrl-C on the host leaving no orphan and a sound database. Real Mosquitto, r
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -15,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.protocol import ArtifactRef, BenchmarkJob, encode, job_topic
+from agent.protocol import MANIFEST_MEDIA_TYPE, ArtifactRef, BenchmarkJob, encode, job_topic
 from agent.signing import create_key, sign_job
 from calibration_data.loaders import load_dataset
 from pipeline.artifact_server import ArtifactServer
 from pipeline.demo_model import DEMO_CALIB_PATH, DEMO_EVAL_PATH, DEMO_MODEL_PATH
+from pipeline.dispatch.devices import NamedDevices
 from pipeline.dispatch.mqtt_host import MQTTHost
-from pipeline.optimize import host_reference, pack_eval
+from pipeline.reference import host_reference, pack_eval
 from pipeline.results_db import ResultsDB
 from pipeline.store import ArtifactStore
 
@@ -78,7 +81,7 @@ class AgentProcess:
 @pytest.fixture()
 def served(tmp_path: Path) -> Iterator[tuple[ArtifactRef, ArtifactRef]]:
     store = ArtifactStore(tmp_path / "store")
-    model = store.put(DEMO_MODEL_PATH, "model/onnx")
+    model = store.put_build("onnx", {"model": DEMO_MODEL_PATH}).manifest_object
     data = load_dataset(DEMO_EVAL_PATH)
     small = type(data)(
         inputs={k: v[:64] for k, v in data.inputs.items()}, labels=data.labels[:64], source="", num_samples=64
@@ -86,7 +89,7 @@ def served(tmp_path: Path) -> Iterator[tuple[ArtifactRef, ArtifactRef]]:
     ev = pack_eval(store, small, host_reference(DEMO_MODEL_PATH, small))
     with ArtifactServer(store) as server:
         yield (
-            ArtifactRef(model.sha256, server.url_for(model.sha256), model.size_bytes, "model/onnx"),
+            ArtifactRef(model.sha256, server.url_for(model.sha256), model.size_bytes, MANIFEST_MEDIA_TYPE),
             ArtifactRef(ev.sha256, server.url_for(ev.sha256), ev.size_bytes, "application/x-npz"),
         )
 
@@ -109,7 +112,7 @@ def test_forged_malformed_and_replayed_jobs_are_refused(tmp_path: Path, mosquitt
     host = MQTTHost(mosquitto.url, db, key=key)
     try:
         host.connect()
-        host.wait_for_devices([DEVICE], 30)
+        NamedDevices(host, [DEVICE]).wait_ready(30)
         forged = make_job(model, ev, b"f" * 32)
         host.send_job(forged)
         host._client.publish(job_topic(DEVICE), b"\x00not json", qos=1).wait_for_publish(5)
@@ -138,11 +141,13 @@ def test_a_result_survives_agent_sigkill_and_broker_restart(tmp_path: Path, mosq
     job = make_job(model, ev, key)
 
     # The host sends the job and goes away: nobody will acknowledge the result.
-    sender = MQTTHost(mosquitto.url, None)
+    sender_db = ResultsDB(tmp_path / "sender.db")
+    sender = MQTTHost(mosquitto.url, sender_db, key)
     sender.connect()
-    sender.wait_for_devices([DEVICE], 30)
+    NamedDevices(sender, [DEVICE]).wait_ready(30)
     sender.send_job(job)
     sender.close()
+    sender_db.close()
     wait_for(lambda: agent.outbox_count() == 1, 60, "the result to reach the agent's outbox")
 
     agent.stop(signal.SIGKILL)  # power cut on the device
@@ -180,7 +185,7 @@ def test_an_agent_on_python_38_serves_a_job(tmp_path: Path, mosquitto, served) -
     host = MQTTHost(mosquitto.url, db, key=key)
     try:
         host.connect()
-        host.wait_for_devices([DEVICE], 60)
+        NamedDevices(host, [DEVICE]).wait_ready(60)
         job = make_job(model, ev, key)
         db.add_jobs([job])
         host.send_job(job)
@@ -209,6 +214,10 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_leaves_no_orphan_and_a_sound_database(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.Popen(
@@ -218,9 +227,13 @@ def test_ctrl_c_leaves_no_orphan_and_a_sound_database(tmp_path: Path) -> None:
             "--min-duration", "3", "--job-key-file", str(tmp_path / "k"),
         ],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        # a child of a background job inherits SIGINT ignored, and Python then never turns it into
+        # KeyboardInterrupt: give the host the disposition a terminal's foreground job has
+        preexec_fn=_default_sigint,
     )  # fmt: skip
     log = out / "agent.log"
-    wait_for(lambda: log.exists() and "queued job" in log.read_text(errors="replace"), 120, "the first job")
+    first_job = re.compile(r"queued job [0-9a-f]{32}")
+    wait_for(lambda: log.exists() and first_job.search(log.read_text(errors="replace")), 120, "the first job")
     time.sleep(1.0)  # mid-measurement
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     _stdout, stderr = proc.communicate(timeout=60)
@@ -229,4 +242,29 @@ def test_ctrl_c_leaves_no_orphan_and_a_sound_database(tmp_path: Path) -> None:
     wait_for(lambda: not _processes_mentioning(str(out)), 15, "the agent and its worker to exit")
     with sqlite3.connect(out / "results.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # the message names the real folder, and the saved report names the jobs that never reported
+    assert f"edgeprof report {out}" in stderr.decode() and "OUT`" not in stderr.decode()
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["unfinished"], "the interrupted run's report does not name its unfinished jobs"
+    assert {u["variant_id"] for u in doc["unfinished"]} <= {"ort-fp32", "ort-int8-static"}
+    assert "interrupted" in doc["unfinished"][0]["reason"]
     assert not list(out.glob(".results.json.*")), "a half-written results.json was left"
+
+    # A second run into the same folder must not first run the interrupted run's leftover jobs (their
+    # artifact server is gone): the local agent reports them cancelled and serves this run's jobs.
+    first_run = doc["run_id"]
+    again = subprocess.run(
+        [
+            sys.executable, "-m", "pipeline.cli", "optimize", str(DEMO_MODEL_PATH), "--eval", str(DEMO_EVAL_PATH),
+            "--out", str(out), "--precisions", "fp32", "--batch", "1", "--min-duration", "0.5",
+            "--job-key-file", str(tmp_path / "k"),
+        ],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr + again.stdout
+    second = json.loads((out / "results.json").read_text())
+    assert second["run_id"] != first_run and not second["failed"] and not second["unfinished"]
+    assert {r["variant_id"] for r in second["variants"]} == {"ort-fp32"}
+    log_text = log.read_text(errors="replace")
+    assert "queued before this start (--cancel-queued)" in log_text
+    assert "cannot reach artifact server" not in log_text

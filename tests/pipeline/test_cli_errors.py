@@ -132,3 +132,23 @@ def test_batch_sizes_a_fixed_batch_model_cannot_run(tmp_path: Path) -> None:
     onnx.save(model, str(fixed))
     proc, out = optimize(tmp_path, fixed)
     assert_clean_failure(proc, out, "fixed to 4", "--batch 4")
+
+
+def test_an_out_that_names_an_existing_file(tmp_path: Path) -> None:
+    taken = tmp_path / "out"
+    taken.write_text("a file the user keeps\n")
+    proc, out = optimize(tmp_path, DEMO_MODEL_PATH)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("edgeprof: error: --out") and "is a file, not a folder" in proc.stderr
+    assert "internal error" not in proc.stderr and "embedded MQTT broker" not in proc.stdout  # refused up front
+    assert taken.read_text() == "a file the user keeps\n"
+
+
+def test_calibration_data_holding_nan_is_refused_up_front(tmp_path: Path) -> None:
+    with np.load(DEMO_CALIB_PATH) as npz:
+        image = npz["image"][:64].copy()
+    image[3, 0, 5, 5] = np.nan
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, image=image)
+    proc, out = optimize(tmp_path, DEMO_MODEL_PATH, calib)
+    assert_clean_failure(proc, out, "--calib", "calib.npz", "'image'", "NaN")

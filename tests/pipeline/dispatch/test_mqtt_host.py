@@ -16,6 +16,7 @@ from agent.protocol import (
     result_topic,
     status_topic,
 )
+from pipeline.dispatch.devices import NamedDevices
 from pipeline.dispatch.mqtt_host import MQTTHost
 from pipeline.results_db import ResultsDB
 
@@ -47,12 +48,12 @@ def _result(result_id: str, device_id: str = "dev-1") -> BenchmarkResult:
 def test_results_are_stored_once_and_acked_every_time(tmp_path, embedded_broker) -> None:  # type: ignore[no-untyped-def]
     db = ResultsDB(tmp_path / "r.db")
     _issue(db)
-    host = MQTTHost(embedded_broker, db)
+    host = MQTTHost(embedded_broker, db, None)
     host.connect()
     device, acks = _device_client(embedded_broker)
     try:
         device.publish(status_topic("dev-1"), encode(AgentStatus("dev-1", "online")), qos=1, retain=True)
-        host.wait_for_devices(["dev-1"], 10)
+        NamedDevices(host, ["dev-1"]).wait_ready(10)
         payload = encode(_result("r-1"))
         for _ in range(3):  # the agent resends until it sees an ack
             device.publish(result_topic("dev-1"), payload, qos=1).wait_for_publish(5)
@@ -72,7 +73,7 @@ def test_results_are_stored_once_and_acked_every_time(tmp_path, embedded_broker)
 
 def test_a_result_on_another_devices_topic_is_refused(tmp_path, embedded_broker) -> None:  # type: ignore[no-untyped-def]
     db = ResultsDB(tmp_path / "r.db")
-    host = MQTTHost(embedded_broker, db)
+    host = MQTTHost(embedded_broker, db, None)
     host.connect()
     device, acks = _device_client(embedded_broker)
     try:
