@@ -16,20 +16,24 @@ and falls back to ``estimate`` (CPU load × assumed watts per core), which says 
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Type, Union
 
 from agent.errors import SensorError
 from agent.power.base import PowerSample, PowerSensor
+from agent.registry import Registry
 
-SENSORS: Dict[str, str] = {
-    "ina3221": "agent.power.ina3221:INA3221Sensor",
-    "jtop": "agent.power.jtop:JtopSensor",
-    "nvml": "agent.power.nvml:NVMLSensor",
-    "rapl": "agent.power.rapl:RAPLSensor",
-    "estimate": "agent.power.estimate:CPULoadEstimate",
-}
+SENSORS = Registry(
+    "power sensor",
+    {
+        "ina3221": "agent.power.ina3221:INA3221Sensor",
+        "jtop": "agent.power.jtop:JtopSensor",
+        "nvml": "agent.power.nvml:NVMLSensor",
+        "rapl": "agent.power.rapl:RAPLSensor",
+        "estimate": "agent.power.estimate:CPULoadEstimate",
+    },
+    SensorError,
+)
 #: Real sensors, best first. On a Jetson the sysfs reader wins over jtop: it needs no service, reads
 #: faster than jtop's 0.5 s, and timestamps each reading.
 DISCOVERY_ORDER = ("ina3221", "jtop", "nvml", "rapl")
@@ -52,15 +56,7 @@ __all__ = [
 
 def sensor_class(name: str) -> Type[PowerSensor]:
     """The class registered as ``name``, imported now. Raises ``SensorError`` if unknown."""
-    try:
-        target = SENSORS[name]
-    except KeyError:
-        raise SensorError(
-            "unknown power sensor %r; this agent knows: %s" % (name, ", ".join(sorted(SENSORS)))
-        ) from None
-    module_name, _, cls_name = target.partition(":")
-    module = importlib.import_module(module_name)
-    cls: Type[PowerSensor] = getattr(module, cls_name)
+    cls: Type[PowerSensor] = SENSORS.get(name)
     return cls
 
 

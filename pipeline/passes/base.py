@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pydantic
 
+from agent.protocol.dtypes import numpy_dtype_name
 from pipeline.errors import PassError
 
 if TYPE_CHECKING:
@@ -225,18 +226,6 @@ def run_session(
         raise pass_.fail(f"the output model loads but fails to run in ONNX Runtime: {first_line(exc)}") from exc
 
 
-_ORT_TYPES = {
-    "tensor(float)": np.float32,
-    "tensor(float16)": np.float16,
-    "tensor(double)": np.float64,
-    "tensor(int64)": np.int64,
-    "tensor(int32)": np.int32,
-    "tensor(int8)": np.int8,
-    "tensor(uint8)": np.uint8,
-    "tensor(bool)": np.bool_,
-}
-
-
 def probe_feeds(
     session: onnxruntime.InferenceSession, calibration: Mapping[str, np.ndarray] | None = None
 ) -> dict[str, np.ndarray] | None:
@@ -247,9 +236,10 @@ def probe_feeds(
     """
     feeds: dict[str, np.ndarray] = {}
     for arg in session.get_inputs():
-        dtype = _ORT_TYPES.get(arg.type)
-        if dtype is None:
+        name = numpy_dtype_name(arg.type)
+        if name is None:
             return None
+        dtype = np.dtype(name)
         dims = [d if isinstance(d, int) and d > 0 else None for d in arg.shape]
         batch = dims[0] if dims and dims[0] is not None else 1
         array = None if calibration is None else calibration.get(arg.name)
