@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import pytest
+from rich.console import Console
 
 from pipeline.export import results_document
 from pipeline.objectives import (
@@ -102,8 +103,6 @@ def test_adding_an_objective_is_one_record_field_and_one_table_entry():
     assert [v["inferences_per_dollar"] for v in doc["variants"]] == [9e6, 1e6]
     # Both reports render it.
     assert "most inferences per dollar" in render_html(run)
-    from rich.console import Console
-
     console = Console(record=True, width=160, color_system=None)
     render_table(run, console)
     assert "Recommended: cheap/local-myhost/b8" in console.export_text()

@@ -8,7 +8,7 @@ run goes through :func:`e` (device ids and notes come from the network).
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pipeline.numbers import DASH, finite, fmt
@@ -32,6 +32,9 @@ from pipeline.report.view import (
     unfinished_jobs,
 )
 from pipeline.summary import RunSummary
+
+#: Reads one chart coordinate off a record; None leaves the point off the chart.
+Figure = Callable[[Record], float | None]
 
 
 def e(value: Any) -> str:
@@ -108,7 +111,7 @@ def charts(summary: RunSummary) -> str:
     )
 
 
-def _points(summary: RunSummary, fx: Any, fy: Any) -> list[ChartPoint]:
+def _points(summary: RunSummary, fx: Figure, fy: Figure) -> list[ChartPoint]:
     """One point per record (x more is better, y less); the trade-off line joins the front's points
     that are non-dominated in these two coordinates."""
     rec_id = summary.recommendation.id if summary.recommendation else None
