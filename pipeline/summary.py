@@ -1,45 +1,139 @@
-"""TEMPORARY shim with the API of the decision-side rewrite (replaced when it lands)."""
+"""Everything one run's outputs say, built once: records, ranking, recommendation, what went wrong.
+
+:func:`summarize` is the entry point of the *rank* stage: agent results in, a frozen
+:class:`RunSummary` out. ``results.json`` (:mod:`pipeline.export`), the terminal table and the HTML
+page (:mod:`pipeline.report`) are all written from it, so they agree figure for figure.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from agent.protocol import AgentStatus, BenchmarkResult
+from pipeline.objectives import DEFAULT_OBJECTIVES, Objective
+from pipeline.rank import Constraints, Ranking, rank_records
+from pipeline.recommend import Recommendation, recommend
+from pipeline.record import Failure, Record, build_records
 
-@dataclass(frozen=True)
-class Failure:
-    variant_id: str
-    device_id: str
-    error: str
+__all__ = ["Failure", "RunSummary", "Unfinished", "summarize", "summarize_records"]
 
 
 @dataclass(frozen=True)
 class Unfinished:
+    """A job issued for the run that never produced a result; the reports name each one."""
+
     job_id: str
     variant_id: str
     device_id: str
-    state: str
-    reason: str
+    state: str  # where the job was last seen, e.g. "queued", "delivered", "running"
+    reason: str  # why it is unfinished, one line, e.g. "no result within the 600 s deadline"
 
 
-RunSummary = dict
+@dataclass(frozen=True)
+class RunSummary:
+    """One run, ranked: what both reports and ``results.json`` show.
+
+    ``objectives`` are those requested; ``ranking.objectives`` those used (see its fallback notes).
+    ``model`` and ``eval_info`` are the run's metadata as stored ({name, sha256, inputs, outputs,
+    opset, flops_per_inference} and {source, samples, has_labels}).
+    """
+
+    run_id: str
+    created_at: str  # UTC, ISO 8601 (2026-11-26T13:15:00Z)
+    model: Mapping[str, Any]
+    eval_info: Mapping[str, Any]
+    constraints: Constraints
+    objectives: tuple[Objective, ...]
+    records: tuple[Record, ...]
+    ranking: Ranking
+    recommendation: Recommendation | None
+    failures: tuple[Failure, ...] = ()
+    unfinished: tuple[Unfinished, ...] = ()
+    devices: Mapping[str, AgentStatus] = field(default_factory=dict)
+
+    def record(self, record_id: str) -> Record | None:
+        return next((r for r in self.records if r.id == record_id), None)
+
+    @property
+    def recommended(self) -> Record | None:
+        """The recommended record, or None when nothing qualifies."""
+        return self.record(self.recommendation.id) if self.recommendation else None
+
+    def notes(self, record: Record) -> tuple[str, ...]:
+        """The record's notes, then why it is not ranked (``"not ranked: …"``) if it is not."""
+        note = self.ranking.note(record.id)
+        return record.notes + ((note,) if note else ())
 
 
-def summarize(results: Any, **kw: Any) -> dict[str, Any]:
-    from dataclasses import asdict
+def summarize(
+    results: Sequence[BenchmarkResult],
+    *,
+    run_id: str,
+    model: Mapping[str, Any],
+    eval_info: Mapping[str, Any],
+    artifacts: Mapping[str, Mapping[str, Any]],
+    devices: Mapping[str, AgentStatus],
+    host_top1: float | None,
+    build_failures: Sequence[Failure],
+    unfinished: Sequence[Unfinished],
+    sla_p99_ms: float | None,
+    max_accuracy_loss: float | None,
+    created_at: str | None = None,
+) -> RunSummary:
+    """Records from ``results``, ranked under the default objectives within the constraints.
 
-    from pipeline.records import build_document, build_records
-
-    records, failed = build_records(results, kw["artifacts"], kw["devices"], kw["host_top1"])
-    doc = build_document(
-        run_id=kw["run_id"],
-        model=kw["model"],
-        eval_info=kw["eval_info"],
-        records=records,
-        failed=[asdict(f) for f in kw["build_failures"]] + failed,
-        devices=kw["devices"],
-        sla_p99_ms=kw["sla_p99_ms"],
-        max_accuracy_loss_abs=kw["max_accuracy_loss"],
+    ``artifacts`` maps variant id to ``{"sha256", "size_bytes", "kind"}``; ``build_failures`` are
+    the variants that failed on the host, listed before those that failed on a device;
+    ``max_accuracy_loss`` is absolute (0.01 = 1 percentage point). ``created_at`` defaults to now.
+    """
+    records, device_failures = build_records(results, artifacts, devices, host_top1)
+    return summarize_records(
+        records,
+        run_id=run_id,
+        model=model,
+        eval_info=eval_info,
+        devices=devices,
+        failures=[*build_failures, *device_failures],
+        unfinished=unfinished,
+        constraints=Constraints(sla_p99_ms=sla_p99_ms, max_accuracy_loss=max_accuracy_loss),
+        created_at=created_at,
     )
-    doc["unfinished"] = [asdict(u) for u in kw["unfinished"]]
-    return doc
+
+
+def summarize_records(
+    records: Sequence[Record],
+    *,
+    run_id: str,
+    model: Mapping[str, Any],
+    eval_info: Mapping[str, Any],
+    devices: Mapping[str, AgentStatus],
+    failures: Sequence[Failure] = (),
+    unfinished: Sequence[Unfinished] = (),
+    constraints: Constraints | None = None,
+    objectives: Sequence[Objective] = DEFAULT_OBJECTIVES,
+    created_at: str | None = None,
+) -> RunSummary:
+    """Rank ``records`` and recommend one: :func:`summarize` for records already built."""
+    constraints = constraints or Constraints()
+    ranking = rank_records(records, objectives, constraints)
+    return RunSummary(
+        run_id=run_id,
+        created_at=created_at or _now(),
+        model=dict(model),
+        eval_info=dict(eval_info),
+        constraints=constraints,
+        objectives=tuple(objectives),
+        records=tuple(records),
+        ranking=ranking,
+        recommendation=recommend(records, ranking, constraints),
+        failures=tuple(failures),
+        unfinished=tuple(unfinished),
+        devices=dict(devices),
+    )
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

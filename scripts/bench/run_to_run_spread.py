@@ -1,6 +1,6 @@
 """Benchmark: how far apart two timed windows of the same build land, run after run.
 
-The recommendation treats builds within ``pipeline.pareto.INDISTINGUISHABLE`` of each other as a tie
+The recommendation treats builds within ``pipeline.recommend.INDISTINGUISHABLE`` of each other as a tie
 (one run cannot separate them). This measures that spread on this machine: the bundled demo model,
 FP32 and INT8-static, batch 1 and 8, REPEATS windows each with the harness's defaults (0.5 s warm-up,
 2 s window), through the agent's own runtime and harness code. Writes
@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO))
 from agent.harness import EvalSet, measure  # noqa: E402
 from agent.runtimes.ort_runtime import ORTRuntime  # noqa: E402
 from pipeline.demo_model import DEMO_CALIB_PATH, DEMO_EVAL_PATH, DEMO_MODEL_PATH  # noqa: E402
-from pipeline.pareto import INDISTINGUISHABLE  # noqa: E402
 from pipeline.passes import PassContext, get_pass  # noqa: E402
+from pipeline.recommend import INDISTINGUISHABLE  # noqa: E402
 
 REPEATS = 8
 

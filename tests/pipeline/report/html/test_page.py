@@ -1,21 +1,27 @@
-"""The HTML report (pipeline/report/html.py): well formed, offline, escaped, and it says what to deploy."""
+"""The HTML page (pipeline/report/html/page.py): well formed, offline, escaped, and it says what to deploy."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from html.parser import HTMLParser
+from typing import Any
 
-from pipeline.pareto import DEFAULT_OBJECTIVES
-from pipeline.report.html import FRONT_COLOUR, render_html
+from pipeline.objectives import Objective
+from pipeline.recommend import Recommendation
+from pipeline.report import render_html
+from pipeline.report.html.charts import FRONT_COLOUR
+from pipeline.report.html.page import stylesheet
+from pipeline.summary import Failure, Unfinished
 
-from ..sample_results import document, record
+from ...sample_results import record, summary
 
 HOSTILE = "<script>alert(1)</script>"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
-def sample(device: str = "local-myhost") -> dict:
-    return document(
+def sample(device: str = "local-myhost"):
+    return summary(
         [
             record("fp32", device=device, ipj=210, loss=0.0, p99=4.0, tput=2100),
             record("int8-static", device=device, ipj=430.1, loss=0.003, p99=2.3, tput=4210.5),
@@ -24,7 +30,7 @@ def sample(device: str = "local-myhost") -> dict:
         ],
         sla=5.0,
         device=device,
-        failed=[{"variant_id": "int8-per-channel", "device_id": device, "error": "needs opset 13+"}],
+        failed=[Failure("int8-per-channel", device, "needs opset 13+")],
     )
 
 
@@ -95,13 +101,25 @@ def test_offline_no_external_resources():
     assert "@import" not in page and "url(" not in page
 
 
+def test_the_stylesheet_is_package_data_inlined_in_the_page():
+    css = stylesheet()
+    assert ".headline{" in css and "tr.front td" in css
+    assert css in render_html(sample())
+
+
 def test_hostile_strings_are_escaped():
-    doc = sample(device=HOSTILE)
-    doc["variants"][0]["notes"].append(HOSTILE)
-    doc["model"]["name"] = HOSTILE
-    doc["failed"][0]["error"] = HOSTILE
-    doc["recommended"]["reason"] += HOSTILE
-    page = render_html(doc)
+    run = sample(device=HOSTILE)
+    records = list(run.records)
+    records[0] = dataclasses.replace(records[0], notes=records[0].notes + (HOSTILE,))
+    assert run.recommendation is not None
+    run = dataclasses.replace(
+        run,
+        records=tuple(records),
+        model={**run.model, "name": HOSTILE},
+        failures=(Failure("int8-per-channel", HOSTILE, HOSTILE),),
+        recommendation=Recommendation(run.recommendation.id, run.recommendation.reason + HOSTILE),
+    )
+    page = render_html(run)
     checker = check(page)
     assert HOSTILE not in page
     assert "script" not in checker.counts
@@ -110,11 +128,11 @@ def test_hostile_strings_are_escaped():
 
 
 def test_shows_recommendation_and_reason():
-    doc = sample()
-    page = render_html(doc)
+    run = sample()
+    page = render_html(run)
     text = " ".join(check(page).text)
     assert "Recommended build" in text
-    assert doc["recommended"]["id"] == "int8-static/local-myhost/b8"
+    assert run.recommendation is not None and run.recommendation.id == "int8-static/local-myhost/b8"
     assert "int8-static/local-myhost/b8" in text
     assert "430 inf/J" in text and "estimated power" in text
     # Headline comes before the charts and the table.
@@ -125,12 +143,7 @@ def test_front_highlighted_sla_line_and_units():
     page = render_html(sample())
     assert FRONT_COLOUR in page
     assert "SLA 5 ms" in page
-    for unit in (
-        "inferences per joule (inf/J)",
-        "accuracy loss (pp)",
-        "throughput (inf/s)",
-        "p99 latency (ms)",
-    ):
+    for unit in ("inferences per joule (inf/J)", "accuracy loss (pp)", "throughput (inf/s)", "p99 latency (ms)"):
         assert unit in page
     assert "int8-static/b8" in page  # front point label
 
@@ -141,41 +154,55 @@ def test_provenance_failures_and_footer():
     assert "abab" in text  # model sha256
     assert "calibration_data/digits/eval.npz" in text
     assert "needs opset 13+" in text
-    assert "edgeprof 0.1.0" in text and "20261126-131500-ab12" in text
+    assert "edgeprof 0.1.0" in text and "20261126-131500-ab12" in text and "results schema 1" in text
     assert "too few samples" in text
 
 
+def test_unfinished_jobs_are_named():
+    jobs = (
+        Unfinished("job-1", "fp16", "local-myhost", "queued", "device went offline"),
+        Unfinished("job-2", "int8-dynamic", "dev-b", "delivered", "no result within the 600 s deadline"),
+        Unfinished("job-3", "prune50", "dev-b", "running", "no result within the 600 s deadline"),
+    )
+    page = render_html(dataclasses.replace(sample(), unfinished=jobs))
+    text = " ".join(check(page).text)
+    assert "Jobs that never reported (3)" in text
+    assert "3 jobs issued for this run never reported: fp16 on local-myhost (queued)" in text
+    for job in jobs:
+        assert job.job_id in text and job.reason in text
+    assert 'id="unfinished"' not in render_html(sample())
+
+
 def test_single_record():
-    page = render_html(document([record("fp32")]))
+    page = render_html(summary([record("fp32")]))
     checker = check(page)
     assert checker.counts.get("svg") == 2
     assert "fp32/local-myhost/b8" in page
 
 
 def test_no_power():
-    doc = document([record("fp32", power=False, tput=1000), record("int8", power=False, tput=2000)])
-    page = render_html(doc)
+    page = render_html(summary([record("fp32", power=False, tput=1000), record("int8", power=False, tput=2000)]))
     check(page)
     assert "no power figures" in page
     assert "int8/local-myhost/b8" in page
 
 
 def test_no_labels():
-    doc = document(
+    run = summary(
         [record("fp32", loss=None, agreement=1.0), record("int8", ipj=300, loss=None, agreement=0.99)],
         has_labels=False,
     )
-    page = render_html(doc)
+    page = render_html(run)
     check(page)
     assert "fidelity loss" in page
     assert "no labels" in page
 
 
 def test_no_recommendation_and_no_records():
-    page = render_html(document([record("a", p99=9.0)], sla=1.0))
+    page = render_html(summary([record("a", p99=9.0)], sla=1.0))
     check(page)
     assert "No recommendation" in page
-    page = render_html({"variants": [], "recommended": None})
+    page = render_html(summary([]))
     check(page)
     assert "No measurements" in page
 
@@ -195,28 +222,36 @@ def test_hundred_records():
         )
         for i in range(100)
     ]
-    page = render_html(document(records, sla=20.0))
+    page = render_html(summary(records, sla=20.0))
     checker = check(page)
     assert checker.counts.get("svg") == 2
     assert page.count("<tr") >= 100
     assert "log scale" in page  # inf/J spans more than 30×
 
 
-def _poison(value):
-    """Every string value in a document replaced by the hostile one (keys and numbers kept)."""
+def _poison(value: Any) -> Any:
+    """Every string in a run summary replaced by the hostile one (numbers and objectives kept:
+    objectives are code, not data from the network)."""
+    if isinstance(value, Objective):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(
+            value, **{f.name: _poison(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        )
     if isinstance(value, dict):
-        return {k: _poison(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_poison(v) for v in value]
+        return {_poison(k): _poison(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_poison(v) for v in value)
     if isinstance(value, str):
         return HOSTILE
     return value
 
 
 def test_every_string_field_hostile():
-    doc = _poison(sample())
-    doc["objectives"] = dict(DEFAULT_OBJECTIVES)  # names, not data from the network
-    page = render_html(doc)
+    run = dataclasses.replace(
+        sample(), unfinished=(Unfinished("job-1", "fp16", "local-myhost", "queued", "device went offline"),)
+    )
+    page = render_html(_poison(run))
     checker = check(page)
     assert HOSTILE not in page
     assert "script" not in checker.counts

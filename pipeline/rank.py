@@ -1,0 +1,240 @@
+"""Non-dominated sorting of records under the objectives, within the run's constraints.
+
+Pure functions: nothing here does I/O, and records are never changed; the result is a
+:class:`Ranking` that says, per record id, its rank (0 = the Pareto front) or why it has none.
+
+Conventions
+-----------
+- Rank 0 is the Pareto front; rank 1 is the front once rank 0 is removed, and so on. Identical points
+  do not dominate each other and share a rank.
+- :func:`pareto_ranks` gives a point with a missing (None) or NaN coordinate the rank after the last
+  front (at least 1), so that it is never on the front.
+- :func:`rank_records` leaves a record unranked when it is invalid, breaks a constraint, or lacks a
+  figure for one of the objectives; :meth:`Ranking.note` words why, as ``"not ranked: …"``.
+- Accuracy loss is absolute (a fraction: 0.003 is 0.3 percentage points), as the record holds it.
+- An objective that some valid record lacks gives way to its fallback when it has one (inferences per
+  joule → throughput); one that no valid record has is left out. :func:`effective_objectives` says
+  which objectives were used and why.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pipeline.numbers import format_number, is_number
+from pipeline.objectives import ACCURACY_LOSS, DEFAULT_OBJECTIVES, LATENCY_P99, SENSES, Objective
+from pipeline.record import Record
+
+NOT_RANKED = "not ranked: "
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """The run's budget. ``max_accuracy_loss`` is absolute, a fraction (0.01 = 1 percentage point)."""
+
+    sla_p99_ms: float | None = None
+    max_accuracy_loss: float | None = None
+
+    def __post_init__(self) -> None:
+        sla, loss = self.sla_p99_ms, self.max_accuracy_loss
+        if sla is not None and not (is_number(sla) and 0 < sla < math.inf):
+            raise ValueError(f"sla_p99_ms must be a positive number of milliseconds or None, not {sla!r}")
+        if loss is not None and not (is_number(loss) and 0 <= loss < 1):
+            raise ValueError(f"max_accuracy_loss must be an absolute fraction in [0, 1) or None, not {loss!r}")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one record stands: its rank (None = not ranked), the SLA verdict, and why it is unranked."""
+
+    rank: int | None
+    meets_sla: bool | None  # None without an SLA or without a p99 figure
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The outcome of :func:`rank_records`.
+
+    ``objectives`` are those the ranking used, in order; ``stand_ins`` maps a used objective's name
+    to the requested objective it replaced; ``fallback_notes`` explain each change, as sentences.
+    """
+
+    objectives: tuple[Objective, ...]
+    standings: Mapping[str, Standing]
+    fallback_notes: tuple[str, ...] = ()
+    stand_ins: Mapping[str, Objective] = field(default_factory=dict)
+
+    def rank(self, record_id: str) -> int | None:
+        return self.standings[record_id].rank
+
+    def meets_sla(self, record_id: str) -> bool | None:
+        return self.standings[record_id].meets_sla
+
+    def reasons(self, record_id: str) -> tuple[str, ...]:
+        return self.standings[record_id].reasons
+
+    def note(self, record_id: str) -> str | None:
+        """``"not ranked: …"`` for an unranked record, None for a ranked one."""
+        reasons = self.reasons(record_id)
+        return NOT_RANKED + "; ".join(reasons) if reasons else None
+
+
+def pareto_ranks(points: Sequence[Sequence[float | None]], senses: Sequence[str]) -> list[int]:
+    """Non-dominated sorting of ``points`` under ``senses`` ("max" or "min", one per coordinate).
+
+    Returns one rank per point: 0 for the front, 1 for the front of what is left, and so on. A point
+    with a None or NaN coordinate gets the rank after the last front (at least 1): it is on no front.
+    Identical points share a rank. O(n² · d), fine for hundreds of records.
+    """
+    senses = list(senses)
+    for sense in senses:
+        if sense not in SENSES:
+            raise ValueError(f"sense must be 'max' or 'min', not {sense!r}")
+    keys: list[tuple[float, ...] | None] = []
+    for point in points:
+        if len(point) != len(senses):
+            raise ValueError(f"point {list(point)!r} has {len(point)} values for {len(senses)} senses")
+        values = [float(v) for v in point if v is not None and is_number(v)]
+        if len(values) == len(point):
+            # Everything as minimisation.
+            keys.append(tuple(-v if s == "max" else v for v, s in zip(values, senses, strict=True)))
+        else:
+            keys.append(None)
+
+    live = [i for i, k in enumerate(keys) if k is not None]
+    dominated_by_count = {i: 0 for i in live}
+    dominates: dict[int, list[int]] = {i: [] for i in live}
+    for a_pos, a in enumerate(live):
+        for b in live[a_pos + 1 :]:
+            if _dominates(keys[a], keys[b]):
+                dominates[a].append(b)
+                dominated_by_count[b] += 1
+            elif _dominates(keys[b], keys[a]):
+                dominates[b].append(a)
+                dominated_by_count[a] += 1
+
+    ranks: list[int | None] = [None] * len(keys)
+    front = [i for i in live if dominated_by_count[i] == 0]
+    rank = 0
+    while front:
+        following = []
+        for i in front:
+            ranks[i] = rank
+            for j in dominates[i]:
+                dominated_by_count[j] -= 1
+                if dominated_by_count[j] == 0:
+                    following.append(j)
+        front = following
+        rank += 1
+    last = max(rank, 1)
+    return [last if r is None else r for r in ranks]
+
+
+def _dominates(a: tuple[float, ...] | None, b: tuple[float, ...] | None) -> bool:
+    """a dominates b (both minimised): no worse everywhere and better somewhere."""
+    assert a is not None and b is not None
+    pairs = list(zip(a, b, strict=True))
+    return all(x <= y for x, y in pairs) and any(x < y for x, y in pairs)
+
+
+def effective_objectives(
+    records: Sequence[Record], objectives: Sequence[Objective] = DEFAULT_OBJECTIVES
+) -> tuple[tuple[Objective, ...], tuple[str, ...], dict[str, Objective]]:
+    """The objectives a ranking of ``records`` can use, a sentence for each change, and which used
+    objective stands in for which requested one.
+
+    An objective that some valid record lacks gives way to its fallback (ranking on energy would
+    silently leave the records without it off the front, and a slow build with a power figure could
+    then win); without a fallback, one that no valid record has is left out: it separates nothing.
+    """
+    valid = [r for r in records if r.valid]
+    used: dict[str, Objective] = {}
+    notes: list[str] = []
+    stand_ins: dict[str, Objective] = {}
+    for objective in objectives:
+        have = [r for r in valid if objective.of(r) is not None]
+        fallback = objective.fallback
+        if fallback is not None and valid and len(have) < len(valid):
+            if any(fallback.of(r) is not None for r in valid) and fallback.name not in used:
+                used[fallback.name] = fallback
+                stand_ins[fallback.name] = objective
+            instead = f"ranked on {fallback.label} instead of {objective.label}"
+            if have:
+                notes.append(
+                    f"{len(valid) - len(have)} of {len(valid)} records have no {objective.lacking()}: {instead}"
+                )
+            else:
+                notes.append(f"no record has {objective.lacking(article=True)}: {instead}")
+        elif not valid or have:
+            used.setdefault(objective.name, objective)
+        else:
+            notes.append(f"no record has {objective.lacking(article=True)}: left out of the ranking")
+    return tuple(used.values()), tuple(notes), stand_ins
+
+
+def constraint_violations(record: Record, constraints: Constraints) -> list[str]:
+    """Why the record breaks ``constraints``; [] if it doesn't.
+
+    A record without the figure a constraint needs breaks it: compliance cannot be shown.
+    """
+    out = []
+    sla = constraints.sla_p99_ms
+    if sla is not None:
+        p99 = LATENCY_P99.of(record)
+        if p99 is None:
+            out.append(f"no p99 latency to check against the {format_number(sla)} ms SLA")
+        elif p99 > sla:
+            out.append(f"p99 {format_number(p99)} ms exceeds the {format_number(sla)} ms SLA")
+    max_loss = constraints.max_accuracy_loss
+    if max_loss is not None:
+        loss = ACCURACY_LOSS.of(record)
+        if loss is None:
+            out.append(f"no accuracy figure to check against the {format_number(max_loss * 100)} pp loss limit")
+        elif loss > max_loss:
+            kind = "fidelity loss" if record.loss_is_fidelity else "accuracy loss"
+            out.append(f"{kind} {format_number(loss * 100)} pp exceeds the {format_number(max_loss * 100)} pp limit")
+    return out
+
+
+def meets_sla(record: Record, constraints: Constraints) -> bool | None:
+    """True/False against the SLA; None when there is no SLA or no p99 to compare."""
+    p99 = LATENCY_P99.of(record)
+    if constraints.sla_p99_ms is None or p99 is None:
+        return None
+    return p99 <= constraints.sla_p99_ms
+
+
+def rank_records(
+    records: Sequence[Record],
+    objectives: Sequence[Objective] = DEFAULT_OBJECTIVES,
+    constraints: Constraints | None = None,
+) -> Ranking:
+    """Rank ``records`` under ``objectives`` within ``constraints`` (none by default).
+
+    Records that are invalid, break a constraint or lack a used objective's figure are not ranked,
+    with the reasons; the others are ranked among themselves (0 = front). Record ids must be unique.
+    """
+    constraints = constraints or Constraints()
+    ids = [r.id for r in records]
+    if len(set(ids)) != len(ids):
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValueError(f"record ids must be unique within a ranking; repeated: {', '.join(twice)}")
+    used, notes, stand_ins = effective_objectives(records, objectives)
+    standings: dict[str, Standing] = {}
+    eligible: list[Record] = []
+    for record in records:
+        reasons = [] if record.valid else ["invalid measurement"]
+        reasons += constraint_violations(record, constraints)
+        missing = [o.label for o in used if o.of(record) is None]
+        if missing:
+            reasons.append("no figure for " + ", ".join(missing))
+        if not reasons:
+            eligible.append(record)
+        standings[record.id] = Standing(rank=None, meets_sla=meets_sla(record, constraints), reasons=tuple(reasons))
+    points = [[o.of(r) for o in used] for r in eligible]
+    for record, rank in zip(eligible, pareto_ranks(points, [o.sense for o in used]), strict=True):
+        standings[record.id] = Standing(rank=rank, meets_sla=standings[record.id].meets_sla)
+    return Ranking(objectives=used, standings=standings, fallback_notes=notes, stand_ins=stand_ins)

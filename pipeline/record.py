@@ -1,0 +1,252 @@
+"""One typed record per (variant, device, batch size), built once from the agents' results.
+
+Ranking, the recommendation, both reports and ``results.json`` read these attributes; nothing
+downstream re-derives a figure. Accuracy loss in particular is decided here, once: against the FP32
+build measured on the same device where labels exist, else fidelity to the FP32 outputs.
+
+Field names follow the public ``results.json`` contract (README.md), so that :mod:`pipeline.export`
+can write a record field by field; where the contract's name differs, the field's ``metadata``
+carries it (``{"json": "loss_abs"}``). A new figure is one field here, and it reaches
+``results.json`` without touching the exporter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.protocol import AgentStatus, BenchmarkResult, LatencyStats, PowerReport
+
+REFERENCE_ON_DEVICE = "fp32 measured on {device}"
+REFERENCE_ON_HOST = "fp32 computed on the host with ONNX Runtime CPU"
+REFERENCE_FIDELITY = "fp32 outputs (no labels): loss is 1 - top-1 agreement"
+NO_ACCURACY_NOTE = "accuracy not measured (no evaluation data)"
+HOST_REFERENCE_NOTE = "reference accuracy is the host's FP32 figure: no FP32 variant was measured on this device"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Accuracy:
+    """Accuracy measured on the device, and its loss against the FP32 reference.
+
+    ``loss`` is absolute, as a fraction (0.01 = 1 percentage point). ``loss_kind`` says what it is:
+    ``"top1"`` = reference top-1 − top-1 against labels; ``"fidelity"`` = 1 − top-1 agreement with
+    the FP32 outputs (the evaluation set has no labels); None when neither could be computed.
+    """
+
+    top1: float | None
+    reference_top1: float | None
+    loss: float | None = field(metadata={"json": "loss_abs"})
+    loss_kind: str | None
+    agreement: float | None
+    cosine: float | None
+    samples: int
+    reference: str
+
+    @property
+    def is_fidelity(self) -> bool:
+        return self.loss_kind == "fidelity"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conditions:
+    """Temperatures (``temp_c:<zone>``, °C; ``trip_c:<zone>``) and clocks (``cpu_mhz:max``, MHz)
+    read just before warm-up and just after the measured window."""
+
+    before: Mapping[str, float] = field(default_factory=dict)
+    after: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """One timed window of one variant on one device at one batch size, with its provenance."""
+
+    id: str  # <variant_id>/<device_id>/b<batch>
+    variant_id: str
+    runtime: str
+    runtime_version: str
+    precision: str
+    device_id: str
+    target: str  # the device's matched profile in targets/, "" if unknown
+    batch_size: int
+    throughput_ips: float  # inferences per second over the measured window
+    latency_ms: LatencyStats  # per query
+    queries: int
+    samples: int
+    duration_s: float
+    power: PowerReport | None
+    energy_j_per_inference: float | None
+    inferences_per_joule: float | None
+    accuracy: Accuracy | None
+    artifact_sha256: str
+    model_size_bytes: int | None
+    artifact_kind: str  # the artifact kind measured (agent.protocol.ARTIFACT_KINDS), "" if unknown
+    #: what the runtime really used once loaded: threads, providers, the precision it ran in
+    runtime_settings: Mapping[str, Any] = field(default_factory=dict)
+    valid: bool
+    throttled: bool = False
+    conditions: Conditions = field(default_factory=Conditions)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def power_estimated(self) -> bool:
+        """True when the power figure is an estimate, not a measurement."""
+        return self.power is not None and bool(self.power.estimated)
+
+    @property
+    def accuracy_loss(self) -> float | None:
+        return self.accuracy.loss if self.accuracy is not None else None
+
+    @property
+    def loss_is_fidelity(self) -> bool:
+        """True when the accuracy loss is fidelity to FP32 (no labels), not labelled top-1 loss."""
+        return self.accuracy is not None and self.accuracy.is_fidelity
+
+    @property
+    def is_fp32(self) -> bool:
+        return self.precision.lower() in ("fp32", "float32")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A variant that produced no measurement on a device: failed to build, or failed there."""
+
+    variant_id: str
+    device_id: str
+    error: str  # one line
+
+
+def record_id(variant_id: str, device_id: str, batch_size: int) -> str:
+    return f"{variant_id}/{device_id}/b{batch_size}"
+
+
+def build_records(
+    results: Sequence[BenchmarkResult],
+    artifacts: Mapping[str, Mapping[str, Any]],
+    devices: Mapping[str, AgentStatus],
+    host_top1: float | None,
+) -> tuple[list[Record], list[Failure]]:
+    """Records for every measurement of the ``ok`` results; one :class:`Failure` per failed result.
+
+    ``artifacts`` maps variant id to ``{"sha256", "size_bytes", "kind"}`` (the store's view of the
+    build); ``host_top1`` is the FP32 top-1 computed on the host, the reference of last resort.
+    """
+    latest, repeats = _latest_ok(results)
+    device_ref = _reference_top1(list(latest.values()))
+    records: list[Record] = []
+    failures: list[Failure] = []
+    for r in results:
+        if r.status != "ok":
+            failures.append(Failure(r.variant_id, r.device_id, " ".join(r.error.split())))
+            continue
+        if latest[(r.variant_id, r.device_id)] is not r:
+            continue
+        accuracy, acc_notes = _accuracy(r, device_ref, host_top1)
+        env_notes = [str(n) for n in r.environment.get("notes", [])]
+        count = repeats[(r.variant_id, r.device_id)]
+        if count > 1:
+            env_notes.append(f"measured {count} times in this run: the latest result is shown")
+        status = devices.get(r.device_id)
+        art = artifacts.get(r.variant_id, {})
+        for m in r.measurements:
+            records.append(
+                Record(
+                    id=record_id(r.variant_id, r.device_id, m.batch_size),
+                    variant_id=r.variant_id,
+                    runtime=r.runtime,
+                    runtime_version=r.runtime_version,
+                    precision=r.precision,
+                    device_id=r.device_id,
+                    target=status.target if status and status.target else "",
+                    batch_size=m.batch_size,
+                    throughput_ips=m.throughput_ips,
+                    latency_ms=m.latency_ms,
+                    queries=m.queries,
+                    samples=m.samples,
+                    duration_s=m.duration_s,
+                    power=m.power,
+                    energy_j_per_inference=_finite(m.energy_j_per_inference),
+                    inferences_per_joule=_finite(m.inferences_per_joule),
+                    accuracy=accuracy,
+                    artifact_sha256=str(art.get("sha256", "")),
+                    model_size_bytes=art.get("size_bytes"),
+                    # What the device says it measured; the store's record of the build otherwise.
+                    artifact_kind=r.artifact_kind or str(art.get("kind", "")),
+                    runtime_settings=dict(r.runtime_settings),
+                    valid=m.valid,
+                    throttled=m.throttled,
+                    conditions=Conditions(before=dict(m.conditions_before), after=dict(m.conditions_after)),
+                    notes=tuple(list(m.notes) + acc_notes + env_notes),
+                )
+            )
+    return records, failures
+
+
+def _latest_ok(
+    results: Sequence[BenchmarkResult],
+) -> tuple[dict[tuple[str, str], BenchmarkResult], dict[tuple[str, str], int]]:
+    """(variant, device) -> its last-finished ``ok`` result, and how many ``ok`` results it has.
+    A job sent again gives a second result for the same builds; one record per id keeps the ranking
+    well defined."""
+    latest: dict[tuple[str, str], BenchmarkResult] = {}
+    count: dict[tuple[str, str], int] = {}
+    for r in results:
+        if r.status != "ok":
+            continue
+        key = (r.variant_id, r.device_id)
+        count[key] = count.get(key, 0) + 1
+        if key not in latest or r.finished_at >= latest[key].finished_at:
+            latest[key] = r
+    return latest, count
+
+
+def _reference_top1(results: Sequence[BenchmarkResult]) -> dict[tuple[str, str], float]:
+    """(device, runtime) -> top-1 of the FP32 variant measured there."""
+    ref = {}
+    for r in results:
+        if r.status == "ok" and r.precision == "fp32" and r.accuracy and r.accuracy.top1 is not None:
+            ref[(r.device_id, r.runtime)] = r.accuracy.top1
+    return ref
+
+
+def _accuracy(
+    result: BenchmarkResult, device_ref: Mapping[tuple[str, str], float], host_top1: float | None
+) -> tuple[Accuracy | None, list[str]]:
+    """The reference, in order: FP32 on this device and runtime, FP32 on this device with another
+    runtime, the host's FP32 figure. Without labels, the loss is fidelity to the FP32 outputs."""
+    acc = result.accuracy
+    if acc is None:
+        return None, [NO_ACCURACY_NOTE]
+    notes = []
+    reference_top1 = device_ref.get((result.device_id, result.runtime))
+    reference = REFERENCE_ON_DEVICE.format(device=result.device_id)
+    if reference_top1 is None:
+        for (dev, _rt), top1 in device_ref.items():
+            if dev == result.device_id:
+                reference_top1 = top1
+                break
+    if reference_top1 is None and host_top1 is not None:
+        reference_top1, reference = host_top1, REFERENCE_ON_HOST
+        notes.append(HOST_REFERENCE_NOTE)
+    loss, loss_kind = None, None
+    if acc.top1 is not None and reference_top1 is not None:
+        loss, loss_kind = reference_top1 - acc.top1, "top1"
+    elif acc.agreement is not None:
+        loss, loss_kind = 1.0 - acc.agreement, "fidelity"
+        reference = REFERENCE_FIDELITY
+    accuracy = Accuracy(
+        top1=acc.top1,
+        reference_top1=reference_top1,
+        loss=_finite(loss),
+        loss_kind=loss_kind if _finite(loss) is not None else None,
+        agreement=acc.agreement,
+        cosine=acc.cosine,
+        samples=acc.samples,
+        reference=reference,
+    )
+    return accuracy, notes
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None

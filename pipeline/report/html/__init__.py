@@ -1,0 +1,5 @@
+"""The HTML report: :func:`render_html` (the page), built from sections and an SVG chart engine."""
+
+from pipeline.report.html.page import render_html
+
+__all__ = ["render_html"]

@@ -1,0 +1,328 @@
+"""The HTML page's sections below the headline: charts, the measurements table, provenance cards,
+failures, jobs that never reported, and notes.
+
+Each function returns one ``<section>`` (or "" when it has nothing to say). Every string from the
+run goes through :func:`e` (device ids and notes come from the network).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from pipeline.numbers import DASH, finite, fmt
+from pipeline.rank import pareto_ranks
+from pipeline.record import Record
+from pipeline.report.html.charts import Chart, ChartPoint, render_svg
+from pipeline.report.view import (
+    COLUMNS,
+    FIDELITY_MARK,
+    NUMERIC_COLUMNS,
+    failures,
+    grouped_notes,
+    legend,
+    measurement_summary,
+    not_ranked_reason,
+    power_provenance,
+    rows,
+    short_ids,
+    text,
+    unfinished_headline,
+    unfinished_jobs,
+)
+from pipeline.summary import RunSummary
+
+#: Reads one chart coordinate off a record; None leaves the point off the chart.
+Figure = Callable[[Record], float | None]
+
+
+def e(value: Any) -> str:
+    """Escape for HTML text and attribute values."""
+    return html.escape(str(value), quote=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Charts
+
+
+def charts(summary: RunSummary) -> str:
+    """Efficiency (or throughput) against accuracy loss, and throughput against p99 latency."""
+    recs = summary.records
+    any_energy = any(finite(r.inferences_per_joule) is not None for r in recs)
+    estimated = [r.power_estimated for r in recs if finite(r.inferences_per_joule) is not None]
+    fidelity = [r.loss_is_fidelity for r in recs if r.accuracy_loss is not None]
+    if any_energy:
+        x1_label = "inferences per joule (inf/J)"
+        if estimated and all(estimated):
+            x1_label += " · estimated power"
+        elif any(estimated):
+            x1_label += " · some estimated"
+        title1 = "Energy efficiency vs accuracy loss"
+    else:
+        x1_label = "throughput (inf/s) · no power figures"
+        title1 = "Throughput vs accuracy loss"
+    if fidelity and all(fidelity):
+        y1_label = "fidelity loss (pp, 1 − agreement with FP32)"
+    elif any(fidelity):
+        y1_label = f"accuracy loss (pp; {FIDELITY_MARK} = fidelity)"
+    else:
+        y1_label = "top-1 accuracy loss (pp)"
+
+    def x1(r: Record) -> float | None:
+        return finite(r.inferences_per_joule if any_energy else r.throughput_ips)
+
+    def loss_pp(r: Record) -> float | None:
+        loss = finite(r.accuracy_loss)
+        return None if loss is None else loss * 100
+
+    sla = summary.constraints.sla_p99_ms
+    max_loss = summary.constraints.max_accuracy_loss
+    chart1 = Chart(
+        points=_points(summary, x1, loss_pp),
+        title=title1,
+        x_label=x1_label,
+        y_label=y1_label,
+        hline=(max_loss * 100, f"max loss {fmt(max_loss, 100)} pp") if max_loss is not None else None,
+        include_zero_y=True,
+        allow_log_y=False,
+    )
+    chart2 = Chart(
+        points=_points(summary, lambda r: finite(r.throughput_ips), lambda r: finite(r.latency_ms.p99)),
+        title="Throughput vs p99 latency",
+        x_label="throughput (inf/s)",
+        y_label="p99 latency (ms)",
+        hline=(sla, f"SLA {fmt(sla)} ms") if sla is not None else None,
+        include_zero_y=False,
+        allow_log_y=True,
+    )
+    caption = (
+        '<span class="key front">●</span> Pareto front over all objectives, the line joining the '
+        'builds that trade off these two · <span class="key rec">◎</span> recommended · '
+        '<span class="key other">●</span> later fronts · <span class="key other">○</span> not ranked '
+        "(invalid or outside the constraints). Better is to the right and lower down. "
+        "Hover a point for its figures."
+    )
+    return (
+        '<section class="charts">'
+        f"<figure>{render_svg(chart1)}</figure><figure>{render_svg(chart2)}</figure>"
+        f'<p class="legend wide">{caption}</p>'
+        "</section>"
+    )
+
+
+def _points(summary: RunSummary, fx: Figure, fy: Figure) -> list[ChartPoint]:
+    """One point per record (x more is better, y less); the trade-off line joins the front's points
+    that are non-dominated in these two coordinates."""
+    rec_id = summary.recommendation.id if summary.recommendation else None
+    kinds = {}
+    for r in summary.records:
+        rank = summary.ranking.rank(r.id)
+        ranked = rank is not None and r.valid
+        kinds[r.id] = "front" if ranked and rank == 0 else "other" if ranked else "unranked"
+    coords = {r.id: (fx(r), fy(r)) for r in summary.records}
+    front = [r.id for r in summary.records if kinds[r.id] == "front" and None not in coords[r.id]]
+    on_line: set[str] = set()
+    if len(front) > 1:
+        ranks = pareto_ranks([coords[i] for i in front], ("max", "min"))
+        on_line = {i for i, rank in zip(front, ranks, strict=True) if rank == 0}
+    return [
+        ChartPoint(
+            x=coords[r.id][0],
+            y=coords[r.id][1],
+            label=f"{text(r.variant_id)}/b{text(r.batch_size)}",
+            kind=kinds[r.id],
+            recommended=r.id == rec_id,
+            tip=_tip(summary, r),
+            on_line=r.id in on_line,
+        )
+        for r in summary.records
+    ]
+
+
+def _tip(summary: RunSummary, r: Record) -> str:
+    est = " (est.)" if r.power_estimated else ""
+    power_w = r.power.avg_w if r.power is not None else None
+    lines = [
+        text(r.id),
+        f"{fmt(r.inferences_per_joule)} inf/J{est} · {fmt(r.throughput_ips)} inf/s",
+        f"p50 {fmt(r.latency_ms.p50)} ms · p99 {fmt(r.latency_ms.p99)} ms",
+        f"loss {fmt(r.accuracy_loss, 100)} pp{' (fidelity)' if r.loss_is_fidelity else ''} · "
+        f"power {fmt(power_w)} W{est}",
+    ]
+    reason = not_ranked_reason(summary, r)
+    if reason:
+        lines.append("not ranked: " + reason)
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Table
+
+
+def measurements(summary: RunSummary) -> str:
+    """Every measurement, front first; a record's notes on a row of their own below it."""
+    table_rows = rows(summary)
+    head = "".join(
+        f'<th class="{"num" if key in NUMERIC_COLUMNS or key == "front" else ""}">{e(header)}</th>'
+        for key, header in COLUMNS
+    )
+    body = []
+    for row in table_rows:
+        classes = []
+        if row.front:
+            classes.append("front")
+        if row.recommended:
+            classes.append("rec")
+        if not row.valid or row.rank is None:
+            classes.append("muted")
+        cells = []
+        for key, _ in COLUMNS:
+            cls = []
+            if key in NUMERIC_COLUMNS or key == "front":
+                cls.append("num")
+            if key == "front":
+                cls.append("mark")
+            if (key == "p99" and row.meets_sla is False) or (key == "valid" and not row.valid):
+                cls.append("bad")
+            attr = f' class="{" ".join(cls)}"' if cls else ""
+            if key == "runtime":
+                version = row.record.runtime_version
+                ver = f' <span class="ver">{e(version)}</span>' if version else ""
+                cells.append(f"<td{attr}>{e(text(row.record.runtime))}{ver}</td>")
+            else:
+                cells.append(f"<td{attr}>{e(row.cells[key])}</td>")
+        if row.notes:
+            classes.append("has-notes")
+        attr = f' class="{" ".join(classes)}"' if classes else ""
+        body.append(f'<tr{attr} title="{e(row.record.id)}">{"".join(cells)}</tr>')
+        if row.notes:
+            body.append(f'<tr class="note-row"><td colspan="{len(COLUMNS)}">↳ {e("; ".join(row.notes))}</td></tr>')
+    if not table_rows:
+        body.append(f'<tr><td colspan="{len(COLUMNS)}">No measurements in this run.</td></tr>')
+    return (
+        '<section id="measurements"><h2>All measurements</h2>'
+        f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+        f'<p class="legend">{e(legend(table_rows))}. Sorted front first, then by inferences per joule.</p>'
+        "</section>"
+    )
+
+
+def _table(headers: Sequence[str], body_rows: Sequence[Sequence[str]], empty: str, cls: str = "table-wrap") -> str:
+    """A plain table of text cells (escaped here), with one full-width row saying ``empty`` if none."""
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>" for cells in body_rows)
+    body = body or f'<tr><td colspan="{len(headers)}">{e(empty)}</td></tr>'
+    return f'<div class="{cls}"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+# ---------------------------------------------------------------------------------------------------
+# Provenance, failures, unfinished jobs, notes
+
+
+def _dl(items: Sequence[tuple[str, str]]) -> str:
+    """A definition list; values are HTML already escaped by the caller."""
+    return "<dl>" + "".join(f"<dt>{e(k)}</dt><dd>{v}</dd>" for k, v in items) + "</dl>"
+
+
+def provenance(summary: RunSummary) -> str:
+    """Where the power figures come from, the model and evaluation set, and the devices."""
+    power_lines = "".join(
+        f'<li class="{"est" if "ESTIMATED" in line else ""}">{e(line)}</li>' for line in power_provenance(summary)
+    )
+    power = (
+        '<div class="card"><h3>Power</h3>'
+        f'<ul class="plain">{power_lines}</ul>'
+        f'<p class="small">{e(measurement_summary(summary))}</p></div>'
+    )
+    model = summary.model
+    inputs = []
+    for i in model.get("inputs") or []:
+        if isinstance(i, Mapping):
+            shape = "×".join(str(s) for s in i.get("shape") or [])
+            inputs.append(f"<code>{e(text(i.get('name')))}</code> {e(shape)} {e(text(i.get('dtype')))}")
+    model_items = [
+        ("name", e(text(model.get("name")))),
+        ("sha256", f"<code>{e(text(model.get('sha256')))}</code>"),
+        ("inputs", "<br>".join(inputs) or DASH),
+        (
+            "FLOPs per inference (static count: Conv, Gemm, MatMul; 2 per multiply-add)",
+            e(fmt(model.get("flops_per_inference"))),
+        ),
+    ]
+    has_labels = summary.eval_info.get("has_labels")
+    labels = (
+        "yes: loss is top-1 against labels"
+        if has_labels
+        else "no: loss is fidelity to FP32 (1 − top-1 agreement)"
+        if has_labels is False
+        else DASH
+    )
+    eval_items = [
+        ("source", f"<code>{e(text(summary.eval_info.get('source')))}</code>"),
+        ("samples", e(fmt(summary.eval_info.get("samples")))),
+        ("labels", e(labels)),
+    ]
+    data = (
+        '<div class="card"><h3>Model and evaluation set</h3>'
+        + _dl(model_items)
+        + '<div class="gap"></div>'
+        + _dl(eval_items)
+        + "</div>"
+    )
+    device_rows = [
+        (
+            text(d.device_id),
+            text(d.target),
+            text(d.hostname),
+            ", ".join(f"{k} {v}" for k, v in d.runtimes.items()) or DASH,
+            ", ".join(d.power_sources) or DASH,
+        )
+        for d in summary.devices.values()
+    ]
+    devices = (
+        '<div class="card span"><h3>Devices</h3>'
+        + _table(
+            ("device", "target", "hostname", "runtimes", "power sources"), device_rows, "none listed", "table-wrap flat"
+        )
+        + "</div>"
+    )
+    return f'<section id="provenance"><h2>Provenance</h2><div class="prov">{power}{data}{devices}</div></section>'
+
+
+def failed(summary: RunSummary) -> str:
+    failed_rows = failures(summary)
+    if not failed_rows:
+        return ""
+    body = "".join(f'<tr><td>{e(v)}</td><td>{e(d)}</td><td class="err">{e(err)}</td></tr>' for v, d, err in failed_rows)
+    return (
+        f'<section id="failed"><h2>Failed variants ({len(failed_rows)})</h2>'
+        '<div class="table-wrap"><table><thead><tr><th>variant</th><th>device</th><th>error</th></tr></thead>'
+        f"<tbody>{body}</tbody></table></div></section>"
+    )
+
+
+def unfinished(summary: RunSummary) -> str:
+    """The jobs issued for this run that never reported, one row each."""
+    headline = unfinished_headline(summary)
+    if headline is None:
+        return ""
+    jobs = [(u.job_id, u.variant_id, u.device_id, u.state, u.reason) for u in unfinished_jobs(summary)]
+    return (
+        f'<section id="unfinished"><h2>Jobs that never reported ({len(jobs)})</h2>'
+        f'<p class="warn">{e(headline)}.</p>'
+        + _table(("job", "variant", "device", "state", "reason"), jobs, "")
+        + "</section>"
+    )
+
+
+def notes(summary: RunSummary) -> str:
+    grouped = grouped_notes(summary)
+    if not grouped:
+        return ""
+    items = "".join(
+        f'<li>{e(note)} <span class="ids" title="{e(", ".join(ids))}">({e(short_ids(ids))})</span></li>'
+        for note, ids in grouped
+    )
+    return f'<section id="notes"><h2>Notes</h2><ul class="notes">{items}</ul></section>'

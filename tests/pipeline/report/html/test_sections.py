@@ -1,0 +1,66 @@
+"""The page's sections (pipeline/report/html/sections.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pipeline.report.html.sections import charts, failed, measurements, notes, provenance, unfinished
+from pipeline.summary import Failure, Unfinished
+
+from ...sample_results import record, summary
+
+
+def sample():
+    return summary(
+        [
+            record("fp32", ipj=210, loss=0.0, p99=4.0, tput=2100, precision="fp32"),
+            record("int8", ipj=430, loss=0.003, p99=2.3, tput=4210),
+            record("int8-dynamic", ipj=54.5, loss=0.006, p99=7.5, tput=1200),
+        ],
+        sla=5.0,
+    )
+
+
+def test_the_measurements_table_marks_the_recommendation_the_front_and_sla_breaches():
+    html = measurements(sample())
+    assert html.index("int8/local-myhost/b8") < html.index("fp32/local-myhost/b8")  # sorted front first
+    assert '<tr class="front rec" title="int8/local-myhost/b8">' in html
+    assert '<td class="num bad">7.50</td>' in html
+    assert "↳ not ranked: p99 7.5 ms exceeds the 5 ms SLA" in html
+    assert '<span class="ver">1.32.0</span>' in html
+
+
+def test_the_charts_join_the_two_dimensional_front():
+    html = charts(sample())
+    first, second = html.split("</figure>")[:2]
+    assert "Energy efficiency vs accuracy loss" in first and "Throughput vs p99 latency" in second
+    # fp32 and int8 trade joules for accuracy; in throughput and p99, int8 beats fp32 outright.
+    assert "<polyline" in first and "<polyline" not in second
+
+
+def test_provenance_lists_devices_model_and_power():
+    html = provenance(sample())
+    assert "generic-x86_64" in html and "onnxruntime 1.32.0" in html and "estimate" in html
+    assert "<code>image</code> batch×1×32×32 float32" in html
+    assert "yes: loss is top-1 against labels" in html
+    empty = provenance(dataclasses.replace(sample(), devices={}))
+    assert "none listed" in empty
+
+
+def test_failures_and_unfinished_only_when_there_are_some():
+    run = sample()
+    assert failed(run) == "" and unfinished(run) == ""
+    run = dataclasses.replace(
+        run,
+        failures=(Failure("v", "d", "boom"),),
+        unfinished=(Unfinished("job-9", "fp16", "dev-b", "delivered", "no result within the deadline"),),
+    )
+    assert "Failed variants (1)" in failed(run) and '<td class="err">boom</td>' in failed(run)
+    html = unfinished(run)
+    assert "1 job issued for this run never reported: fp16 on dev-b (delivered)." in html
+    assert "<td>job-9</td><td>fp16</td><td>dev-b</td><td>delivered</td><td>no result within the deadline</td>" in html
+
+
+def test_notes_shared_by_all_records_say_all():
+    run = summary([record("a", notes=["cpu governor is powersave"]), record("b", notes=["cpu governor is powersave"])])
+    assert "cpu governor is powersave <span" in notes(run) and "(all)" in notes(run)

@@ -1,0 +1,231 @@
+"""Non-dominated sorting, constraints and fallbacks (pipeline/rank.py)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+
+import pytest
+
+from pipeline.objectives import DEFAULT_OBJECTIVES, OBJECTIVES
+from pipeline.rank import NOT_RANKED, Constraints, effective_objectives, pareto_ranks, rank_records
+
+from .sample_results import record
+
+NO_CONSTRAINTS = Constraints()
+
+# --------------------------------------------------------------------------------------------------
+# pareto_ranks
+
+
+def test_two_objectives_max_min():
+    points = [(1, 1), (2, 2), (3, 1), (1, 3), (2, 0.5)]
+    # (3,1) and (2,0.5) trade off; (1,1) and (2,2) come next; (1,3) is dominated by both of those.
+    assert pareto_ranks(points, ["max", "min"]) == [1, 1, 0, 2, 0]
+
+
+def test_senses_are_respected():
+    points = [(1, 1), (2, 2), (3, 3)]
+    assert pareto_ranks(points, ["max", "max"]) == [2, 1, 0]
+    assert pareto_ranks(points, ["min", "min"]) == [0, 1, 2]
+    assert pareto_ranks(points, ["max", "min"]) == [0, 0, 0]
+
+
+def test_three_objectives_third_one_saves_a_point():
+    # (1, 1, 9) is worst in the first two objectives but best in the third (max), so it is on the front.
+    points = [(2, 2, 1), (1, 1, 9), (1, 1, 0), (3, 3, 1)]
+    assert pareto_ranks(points, ["max", "max", "max"]) == [1, 0, 2, 0]
+    # Without the third objective it is not.
+    assert pareto_ranks([p[:2] for p in points], ["max", "max"]) == [1, 2, 2, 0]
+
+
+def test_identical_points_share_a_rank():
+    points = [(1, 1), (1, 1), (0, 0), (0, 0)]
+    assert pareto_ranks(points, ["max", "max"]) == [0, 0, 1, 1]
+
+
+def test_none_and_nan_are_on_no_front():
+    points = [(1, None), (2, 2), (math.nan, 1), (1, 1)]
+    assert pareto_ranks(points, ["max", "max"]) == [0 + 2, 0, 2, 1]
+    assert pareto_ranks([(None, 1), (1, math.nan)], ["max", "max"]) == [1, 1]
+
+
+def test_empty_and_single():
+    assert pareto_ranks([], ["max"]) == []
+    assert pareto_ranks([(5,)], ["min"]) == [0]
+
+
+def test_infinity_is_a_value():
+    assert pareto_ranks([(math.inf,), (1,)], ["max"]) == [0, 1]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="sense"):
+        pareto_ranks([(1,)], ["maximise"])
+    with pytest.raises(ValueError, match="senses"):
+        pareto_ranks([(1, 2)], ["max"])
+
+
+def test_ranks_agree_with_the_definition_on_random_points():
+    rng = random.Random(7)
+    senses = ["max", "min", "min"]
+    points = [tuple(rng.choice(range(6)) for _ in senses) for _ in range(120)]
+    ranks = pareto_ranks(points, senses)
+
+    def dominates(a, b):
+        better = [(x > y) if s == "max" else (x < y) for x, y, s in zip(a, b, senses, strict=True)]
+        worse = [(x < y) if s == "max" else (x > y) for x, y, s in zip(a, b, senses, strict=True)]
+        return any(better) and not any(worse)
+
+    for i, p in enumerate(points):
+        dominators = [ranks[j] for j, q in enumerate(points) if dominates(q, p)]
+        if ranks[i] == 0:
+            assert not dominators
+        else:
+            # Dominated by someone exactly one front earlier, and by nobody on its own front or later.
+            assert ranks[i] - 1 in dominators
+            assert all(r < ranks[i] for r in dominators)
+
+
+# --------------------------------------------------------------------------------------------------
+# rank_records
+
+
+def test_rank_records_sets_ranks_and_does_not_mutate():
+    records = [
+        record("fp32", ipj=200, loss=0.0, p99=4.0),
+        record("int8", ipj=430, loss=0.003, p99=2.3),
+        record("int8-dyn", ipj=100, loss=0.005, p99=7.0),
+    ]
+    before = copy.deepcopy(records)
+    ranking = rank_records(records, DEFAULT_OBJECTIVES, NO_CONSTRAINTS)
+    assert records == before
+    assert ranking.rank("fp32/local-myhost/b8") == 0
+    assert ranking.rank("int8/local-myhost/b8") == 0
+    assert ranking.rank("int8-dyn/local-myhost/b8") == 1
+    assert all(ranking.meets_sla(r.id) is None for r in records)
+    assert [o.name for o in ranking.objectives] == ["inferences_per_joule", "accuracy_loss_abs", "latency_p99_ms"]
+
+
+def test_invalid_records_are_not_ranked():
+    records = [record("fp32", ipj=100), record("int8", ipj=900, valid=False)]
+    ranking = rank_records(records, DEFAULT_OBJECTIVES, NO_CONSTRAINTS)
+    assert ranking.rank("int8/local-myhost/b8") is None
+    note = ranking.note("int8/local-myhost/b8")
+    assert note is not None and note.startswith(NOT_RANKED) and "invalid" in note
+    # With the invalid one out, fp32 is alone on the front.
+    assert ranking.rank("fp32/local-myhost/b8") == 0
+    assert ranking.note("fp32/local-myhost/b8") is None
+
+
+def test_sla_excludes_and_says_why():
+    records = [record("fp32", ipj=100, p99=4.0), record("int8", ipj=900, p99=12.0)]
+    ranking = rank_records(records, DEFAULT_OBJECTIVES, Constraints(sla_p99_ms=5))
+    slow = "int8/local-myhost/b8"
+    assert ranking.rank(slow) is None
+    assert ranking.meets_sla(slow) is False
+    assert "p99 12 ms exceeds the 5 ms SLA" in ranking.reasons(slow)
+    assert ranking.rank("fp32/local-myhost/b8") == 0 and ranking.meets_sla("fp32/local-myhost/b8") is True
+
+
+def test_max_accuracy_loss_excludes():
+    records = [record("fp32", ipj=100, loss=0.0), record("int8", ipj=900, loss=0.02)]
+    ranking = rank_records(records, DEFAULT_OBJECTIVES, Constraints(max_accuracy_loss=0.01))
+    assert ranking.rank("int8/local-myhost/b8") is None
+    assert "accuracy loss 2 pp exceeds the 1 pp limit" in ranking.reasons("int8/local-myhost/b8")
+    assert ranking.rank("fp32/local-myhost/b8") == 0
+
+
+def test_fidelity_loss_over_the_limit_is_named_as_such():
+    records = [record("int8", loss=None, agreement=0.95)]
+    ranking = rank_records(records, DEFAULT_OBJECTIVES, Constraints(max_accuracy_loss=0.01))
+    assert "fidelity loss 5 pp exceeds the 1 pp limit" in ranking.reasons("int8/local-myhost/b8")
+
+
+def test_constraint_without_the_figure_excludes():
+    records = [record("fp32", p99=None), record("int8", accuracy=False)]
+    ranking = rank_records(records, DEFAULT_OBJECTIVES, Constraints(sla_p99_ms=5, max_accuracy_loss=0.01))
+    assert ranking.rank("fp32/local-myhost/b8") is None
+    assert ranking.meets_sla("fp32/local-myhost/b8") is None
+    assert any("no p99 latency" in n for n in ranking.reasons("fp32/local-myhost/b8"))
+    assert any("no accuracy figure" in n for n in ranking.reasons("int8/local-myhost/b8"))
+
+
+def test_missing_objective_figure_is_not_ranked():
+    records = [record("fp32"), record("int8", p99=None, ipj=999)]
+    ranking = rank_records(records, DEFAULT_OBJECTIVES, NO_CONSTRAINTS)
+    assert ranking.rank("int8/local-myhost/b8") is None
+    assert any("no figure for p99 latency" in n for n in ranking.reasons("int8/local-myhost/b8"))
+
+
+def test_ranking_twice_gives_the_same_ranking_and_one_note():
+    records = [record("int8", valid=False)]
+    once = rank_records(records, DEFAULT_OBJECTIVES, NO_CONSTRAINTS)
+    twice = rank_records(records, DEFAULT_OBJECTIVES, NO_CONSTRAINTS)
+    assert once.standings == twice.standings
+    assert once.reasons("int8/local-myhost/b8") == ("invalid measurement",)
+    assert once.note("int8/local-myhost/b8") == NOT_RANKED + "invalid measurement"
+
+
+def test_no_labels_uses_fidelity():
+    # Without labels, loss is 1 - agreement: the 0.99-agreement build trades off against the faster one.
+    records = [
+        record("fp32", ipj=100, loss=None, agreement=1.0),
+        record("int8", ipj=400, loss=None, agreement=0.99),
+        record("int8-bad", ipj=300, loss=None, agreement=0.9),
+    ]
+    ranking = rank_records(records, DEFAULT_OBJECTIVES, NO_CONSTRAINTS)
+    assert ranking.rank("fp32/local-myhost/b8") == 0
+    assert ranking.rank("int8/local-myhost/b8") == 0
+    assert ranking.rank("int8-bad/local-myhost/b8") == 1
+
+
+def test_no_energy_anywhere_ranks_on_throughput():
+    records = [record("fp32", power=False, tput=1000), record("int8", power=False, tput=3000)]
+    used, notes, stand_ins = effective_objectives(records, DEFAULT_OBJECTIVES)
+    names = [o.name for o in used]
+    assert "inferences_per_joule" not in names and names[0] == "throughput_ips" and used[0].sense == "max"
+    assert stand_ins["throughput_ips"].name == "inferences_per_joule"
+    assert any("throughput" in n for n in notes)
+    ranking = rank_records(records, DEFAULT_OBJECTIVES, NO_CONSTRAINTS)
+    assert ranking.rank("int8/local-myhost/b8") == 0
+    assert ranking.rank("fp32/local-myhost/b8") == 1
+    assert ranking.fallback_notes == notes
+
+
+def test_when_some_records_lack_energy_everything_is_ranked_on_throughput() -> None:
+    records = [
+        record("slow-with-power", ipj=50.0, tput=188.0, p99=30.0),
+        record("fast-without-power", tput=2381.0, p99=3.0, power=False),
+    ]
+    used, notes, _ = effective_objectives(records, DEFAULT_OBJECTIVES)
+    names = [o.name for o in used]
+    assert "throughput_ips" in names and "inferences_per_joule" not in names
+    assert notes and "1 of 2 records have no energy figure" in notes[0]
+
+
+def test_an_objective_no_record_has_is_left_out_and_said():
+    records = [record("a", accuracy=False), record("b", accuracy=False)]
+    used, notes, _ = effective_objectives(records, DEFAULT_OBJECTIVES)
+    assert "accuracy_loss_abs" not in [o.name for o in used]
+    assert notes == ("no record has a figure for accuracy loss: left out of the ranking",)
+
+
+def test_other_objectives_from_the_table():
+    records = [record("a", p99=1.0, tput=10), record("b", p99=2.0, tput=20)]
+    ranking = rank_records(records, [OBJECTIVES["latency_p50_ms"]], NO_CONSTRAINTS)
+    assert ranking.rank("a/local-myhost/b8") == 0
+    assert ranking.rank("b/local-myhost/b8") == 1
+
+
+def test_repeated_record_ids_are_refused():
+    with pytest.raises(ValueError, match="unique.*a/local-myhost/b8"):
+        rank_records([record("a"), record("a")])
+
+
+def test_constraints_are_checked():
+    with pytest.raises(ValueError, match="sla_p99_ms"):
+        Constraints(sla_p99_ms=0)
+    with pytest.raises(ValueError, match="max_accuracy_loss"):
+        Constraints(max_accuracy_loss=math.nan)

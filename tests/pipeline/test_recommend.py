@@ -1,0 +1,132 @@
+"""The recommendation (pipeline/recommend.py): which build, and the prudent tie-break."""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.objectives import DEFAULT_OBJECTIVES
+from pipeline.rank import Constraints, rank_records
+from pipeline.recommend import INDISTINGUISHABLE, Recommendation, recommend
+
+from .sample_results import record
+
+NO_CONSTRAINTS = Constraints()
+
+
+def pick(records, constraints=NO_CONSTRAINTS) -> Recommendation | None:
+    return recommend(records, rank_records(records, DEFAULT_OBJECTIVES, constraints), constraints)
+
+
+def test_recommend_picks_most_inferences_per_joule_and_says_why():
+    rec = pick(
+        [
+            record("fp32", ipj=210, loss=0.0, p99=4.0, precision="fp32"),
+            record("int8-static", ipj=430.1, loss=0.003, p99=2.3),
+            record("int8-dynamic", ipj=150, loss=0.001, p99=3.0),
+        ]
+    )
+    assert rec is not None
+    assert rec.id == "int8-static/local-myhost/b8"
+    for fragment in ("430 inf/J", "estimated power", "0.3 pp top-1 loss", "p99 2.3 ms", "batch 8", "210 inf/J"):
+        assert fragment in rec.reason, (fragment, rec.reason)
+    assert "FP32" in rec.reason
+    assert len(re.findall(r"\.(?:\s|$)", rec.reason)) <= 2  # one or two sentences
+
+
+def test_recommend_tie_goes_to_lower_p99():
+    rec = pick([record("a", ipj=300, p99=3.0, loss=0.0), record("b", ipj=300, p99=2.0, loss=0.0)])
+    assert rec is not None and rec.id == "b/local-myhost/b8"
+
+
+def test_recommend_respects_constraints_and_validity():
+    constraints = Constraints(sla_p99_ms=5.0, max_accuracy_loss=0.01)
+    rec = pick(
+        [
+            record("fp32", ipj=100, p99=2.0, loss=0.0, precision="fp32"),
+            record("too-slow", ipj=900, p99=9.0, loss=0.0),
+            record("too-lossy", ipj=800, p99=2.0, loss=0.05),
+            record("broken", ipj=700, p99=2.0, loss=0.0, valid=False),
+            record("int8", ipj=300, p99=2.5, loss=0.004),
+        ],
+        constraints,
+    )
+    assert rec is not None and rec.id == "int8/local-myhost/b8"
+    assert "SLA 5 ms" in rec.reason
+
+
+def test_recommend_says_measured_power():
+    rec = pick([record("int8", ipj=300, estimated=False, source="ina3221:VDD_IN")])
+    assert rec is not None
+    assert "measured with ina3221:VDD_IN" in rec.reason and "estimated" not in rec.reason
+
+
+def test_recommend_without_energy_falls_back_to_throughput():
+    rec = pick([record("fp32", power=False, tput=1000, precision="fp32"), record("int8", power=False, tput=4210.5)])
+    assert rec is not None and rec.id == "int8/local-myhost/b8"
+    assert "throughput" in rec.reason and "4,210 inf/s" in rec.reason
+    assert "power" in rec.reason
+
+
+def test_recommend_says_fidelity_without_labels():
+    rec = pick([record("int8", loss=None, agreement=0.995)])
+    assert rec is not None
+    assert "0.5 pp fidelity loss" in rec.reason and "no labels" in rec.reason
+
+
+def test_recommend_none_when_nothing_qualifies():
+    constraints = Constraints(sla_p99_ms=1.0)
+    assert pick([record("a", p99=2.0), record("b", p99=3.0)], constraints) is None
+    assert pick([]) is None
+
+
+def test_recommend_does_not_depend_on_record_order():
+    a, b = record("a", ipj=100, loss=0.0), record("b", ipj=200, loss=0.0)
+    rec = pick([a, b])
+    assert rec is not None and rec.id == "b/local-myhost/b8"
+    assert pick([b, a]) == rec
+
+
+def test_a_lead_within_run_to_run_noise_goes_to_the_fp32_build() -> None:
+    rec = pick(
+        [
+            record("fp16", ipj=5379.0, p99=0.28, loss=0.0, precision="fp16"),
+            record("fp32", ipj=5368.0, p99=0.29, loss=0.0, precision="fp32"),
+            record("int8", ipj=3000.0, p99=0.20, loss=0.0, precision="int8-static"),
+        ]
+    )
+    assert rec is not None and rec.id == "fp32/local-myhost/b8"
+    assert "fp16/local-myhost/b8" in rec.reason and "within 5%" in rec.reason
+    assert INDISTINGUISHABLE == 0.05
+
+
+def test_a_lead_within_noise_goes_to_less_accuracy_loss() -> None:
+    rec = pick(
+        [
+            record("int8", ipj=1000.0, p99=1.0, loss=0.004, precision="int8-static"),
+            record("fp16", ipj=980.0, p99=1.02, loss=0.001, precision="fp16"),
+        ]
+    )
+    assert rec is not None and rec.id == "fp16/local-myhost/b8"
+    assert "less accuracy loss" in rec.reason
+
+
+def test_a_clear_lead_is_recommended_even_with_reduced_precision() -> None:
+    rec = pick(
+        [
+            record("int8", ipj=1000.0, p99=1.0, loss=0.0, precision="int8-static"),
+            record("fp32", ipj=900.0, p99=2.0, loss=0.0, precision="fp32"),
+        ]
+    )
+    assert rec is not None and rec.id == "int8/local-myhost/b8"
+    assert "within 5%" not in rec.reason
+
+
+def test_when_some_records_lack_energy_the_recommendation_says_throughput() -> None:
+    rec = pick(
+        [
+            record("slow-with-power", ipj=50.0, tput=188.0, p99=30.0),
+            record("fast-without-power", tput=2381.0, p99=3.0, power=False),
+        ]
+    )
+    assert rec is not None and rec.id.startswith("fast-without-power")
+    assert "ranked on throughput" in rec.reason

@@ -1,0 +1,140 @@
+"""From agent results to records (pipeline/record.py): the reference accuracy, the kind of loss,
+and everything the record carries from the result."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from agent.protocol import AccuracyReport, Measurement, PowerReport
+from pipeline.record import HOST_REFERENCE_NOTE, NO_ACCURACY_NOTE, REFERENCE_ON_HOST, Failure, build_records
+
+from .sample_results import LAT, device_status, result
+
+
+def by_variant(records):
+    return {r.variant_id: r for r in records}
+
+
+def test_loss_is_against_the_fp32_measured_on_the_same_device() -> None:
+    records, failed = build_records(
+        [
+            result("fp32", "fp32", AccuracyReport(samples=100, top1=0.98, agreement=1.0)),
+            result("int8", "int8-static", AccuracyReport(samples=100, top1=0.95, agreement=0.96)),
+        ],
+        {},
+        {},
+        host_top1=0.99,
+    )
+    int8 = by_variant(records)["int8"]
+    assert failed == []
+    assert int8.accuracy is not None
+    assert int8.accuracy.reference_top1 == 0.98
+    assert abs(int8.accuracy.loss - 0.03) < 1e-12 and int8.accuracy.loss_kind == "top1"
+    assert int8.accuracy.reference == "fp32 measured on dev"
+    assert not int8.loss_is_fidelity
+    assert HOST_REFERENCE_NOTE not in int8.notes
+
+
+def test_without_labels_the_loss_is_fidelity_and_says_so() -> None:
+    records, _ = build_records(
+        [result("int8", "int8-static", AccuracyReport(samples=100, top1=None, agreement=0.9))], {}, {}, None
+    )
+    acc = records[0].accuracy
+    assert acc is not None
+    assert abs(acc.loss - 0.1) < 1e-12 and acc.loss_kind == "fidelity"
+    assert "1 - top-1 agreement" in acc.reference
+    assert records[0].loss_is_fidelity
+
+
+def test_fp32_of_another_runtime_on_the_device_comes_before_the_host_figure() -> None:
+    records, _ = build_records(
+        [
+            result("ov-fp32", "fp32", AccuracyReport(samples=100, top1=0.97), runtime="openvino"),
+            result("int8", "int8-static", AccuracyReport(samples=100, top1=0.96)),
+        ],
+        {},
+        {},
+        host_top1=0.99,
+    )
+    acc = by_variant(records)["int8"].accuracy
+    assert acc is not None and acc.reference_top1 == 0.97 and acc.reference == "fp32 measured on dev"
+
+
+def test_the_host_figure_is_the_last_resort_and_a_note_says_so() -> None:
+    records, _ = build_records(
+        [result("int8", "int8-static", AccuracyReport(samples=100, top1=0.96), device="other")], {}, {}, 0.99
+    )
+    r = records[0]
+    assert r.accuracy is not None and r.accuracy.reference_top1 == 0.99 and r.accuracy.reference == REFERENCE_ON_HOST
+    assert abs(r.accuracy.loss - 0.03) < 1e-12
+    assert HOST_REFERENCE_NOTE in r.notes
+
+
+def test_no_accuracy_is_noted_and_gives_no_loss() -> None:
+    records, _ = build_records([result("int8", "int8-static", None)], {}, {}, 0.99)
+    assert records[0].accuracy is None and records[0].accuracy_loss is None
+    assert NO_ACCURACY_NOTE in records[0].notes
+
+
+def test_one_record_per_batch_size_with_the_result_and_store_fields() -> None:
+    res = result(
+        "int8",
+        "int8-static",
+        AccuracyReport(samples=100, top1=0.9),
+        batches=(1, 8),
+        runtime_version="1.32.0",
+        runtime_settings={"intra_op_num_threads": 2, "precision_used": "int8"},
+        artifact_kind="",
+        environment={"notes": ["cpu governor is powersave"]},
+    )
+    artifacts = {"int8": {"sha256": "ab" * 32, "size_bytes": 4096, "kind": "onnx"}}
+    records, _ = build_records([res], artifacts, {"dev": device_status("dev")}, None)
+    assert [r.id for r in records] == ["int8/dev/b1", "int8/dev/b8"]
+    r = records[1]
+    assert (r.batch_size, r.samples, r.throughput_ips) == (8, 160, 80.0)
+    assert r.latency_ms == LAT
+    assert r.target == "generic-x86_64"
+    assert (r.artifact_sha256, r.model_size_bytes) == ("ab" * 32, 4096)
+    assert r.artifact_kind == "onnx"  # from the store, the result did not say
+    assert r.runtime_settings == {"intra_op_num_threads": 2, "precision_used": "int8"}
+    assert "cpu governor is powersave" in r.notes
+    assert dataclasses.is_dataclass(r)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.valid = False  # type: ignore[misc]
+
+
+def test_the_artifact_kind_the_device_reports_wins() -> None:
+    res = result("trt", "fp16", None, artifact_kind="tensorrt-recipe")
+    records, _ = build_records([res], {"trt": {"kind": "onnx"}}, {}, None)
+    assert records[0].artifact_kind == "tensorrt-recipe"
+
+
+def test_failed_results_become_one_line_failures() -> None:
+    records, failed = build_records(
+        [result("bad", "int8-static", None, status="failed", error="load failed:\n  needs opset 13+")], {}, {}, None
+    )
+    assert records == []
+    assert failed == [Failure("bad", "dev", "load failed: needs opset 13+")]
+
+
+def test_energy_figures_that_are_not_finite_are_none() -> None:
+    power = PowerReport(avg_w=0.0, source="rapl", estimated=False, samples=40, rate_hz=20.0, energy_j=0.0)
+    m = Measurement(
+        batch_size=1, throughput_ips=10.0, latency_ms=LAT, queries=20, samples=20, duration_s=2.0, valid=True,
+        power=power, energy_j_per_inference=0.0, inferences_per_joule=math.inf,
+    )  # fmt: skip
+    res = dataclasses.replace(result("fp32", "fp32", None), measurements=[m])
+    records, _ = build_records([res], {}, {}, None)
+    assert records[0].inferences_per_joule is None and records[0].energy_j_per_inference == 0.0
+    assert records[0].power == power
+
+
+def test_a_variant_measured_twice_keeps_the_latest_result() -> None:
+    first = result("int8", "int8-static", AccuracyReport(samples=100, top1=0.5), finished_at=1.0)
+    second = result("int8", "int8-static", AccuracyReport(samples=100, top1=0.9), finished_at=2.0)
+    records, _ = build_records([second, first], {}, {}, None)
+    assert len(records) == 1 and records[0].accuracy is not None and records[0].accuracy.top1 == 0.9
+    assert any("measured 2 times" in n for n in records[0].notes)
