@@ -42,17 +42,18 @@ class TensorType:
         return total
 
 
-def bind_batch(model: onnx.ModelProto, batch: int) -> onnx.ModelProto:
+def bind_batch(model: onnx.ModelProto, batch: int | None) -> onnx.ModelProto:
     """A copy of ``model`` whose graph inputs have first dimension ``batch``.
 
     Only inputs that are not initializers are bound. A symbolic (or missing) first dimension becomes
     ``batch``; a fixed one must already equal it, else ValueError (a model exported at a fixed batch
-    size cannot run at another). Initializers are copied too: shape inference reads the small ones
+    size cannot run at another). ``batch`` None takes the model as it is: fixed first dimensions stay,
+    symbolic ones become 1. Initializers are copied too: shape inference reads the small ones
     (a Reshape's target shape), and edge models are small enough for the copy not to matter.
     """
     import onnx
 
-    if batch < 1:
+    if batch is not None and batch < 1:
         raise ValueError(f"batch must be 1 or more, not {batch}")
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
@@ -65,7 +66,7 @@ def bind_batch(model: onnx.ModelProto, batch: int) -> onnx.ModelProto:
             continue  # a scalar input has no batch dimension
         first = shape.dim[0]
         if first.HasField("dim_value") and first.dim_value > 0:
-            if first.dim_value != batch:
+            if batch is not None and first.dim_value != batch:
                 raise ValueError(
                     f"input {value.name!r} has a fixed first dimension of {first.dim_value}, so the model "
                     f"cannot run at batch {batch}: export it with a dynamic batch dimension, or use "
@@ -73,12 +74,13 @@ def bind_batch(model: onnx.ModelProto, batch: int) -> onnx.ModelProto:
                 )
             continue
         first.Clear()
-        first.dim_value = batch
+        first.dim_value = 1 if batch is None else batch
     return copy
 
 
-def infer_tensor_types(model: onnx.ModelProto, batch: int = 1) -> dict[str, TensorType]:
-    """name -> :class:`TensorType` for every graph input, output, intermediate tensor and initializer.
+def infer_tensor_types(model: onnx.ModelProto, batch: int | None = 1) -> dict[str, TensorType]:
+    """name -> :class:`TensorType` for every graph input, output, intermediate tensor and initializer,
+    with the graph inputs' batch dimension bound by :func:`bind_batch`.
 
     Shape inference that fails outright leaves only what the graph declares (its inputs, outputs,
     initializers and any ``value_info`` it carries); callers see unknown shapes, never an exception.

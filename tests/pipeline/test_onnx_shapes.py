@@ -49,3 +49,6 @@ def test_fixed_batch_other_than_asked_is_a_value_error(tmp_path: Path) -> None:
     assert bind_batch(model, 2).graph.input[0].type.tensor_type.shape.dim[0].dim_value == 2
     with pytest.raises(ValueError, match="'input' has a fixed first dimension of 2.*batch 1"):
         bind_batch(model, 1)
+    assert infer_tensor_types(model, batch=None)["logits"].dims == (2, 10)  # None: the model as it is
+    symbolic = onnx.load(str(build_tiny_cnn(tmp_path / "dynamic.onnx")))
+    assert infer_tensor_types(symbolic, batch=None)["logits"].dims == (1, 10)
