@@ -102,6 +102,7 @@ def reduction_axes(model: onnx.ModelProto, op_types: list[str], min_params: int)
     initializers = {init.name: init for init in model.graph.initializer}
     overridable = {value.name for value in model.graph.input}
     wanted = set(op_types)
+    producers = {out: node.op_type for node in model.graph.node for out in node.output}
     found: dict[str, set[int]] = {}
     skipped: list[str] = []
     for node in model.graph.node:
@@ -113,7 +114,11 @@ def reduction_axes(model: onnx.ModelProto, op_types: list[str], min_params: int)
             name = node.input[position]
             init = initializers.get(name)
             if init is None or init.data_type not in FLOAT_TENSOR_TYPES or name in overridable:
-                if position == 1:  # the usual weight slot: worth saying why it stays dense
+                if position == 1 and producers.get(name) == "DequantizeLinear":
+                    skipped.append(
+                        f"{name!r} of {node.op_type} is dequantized at run time: apply 2:4 before quantizing"
+                    )
+                elif position == 1:  # the usual weight slot: worth saying why it stays dense
                     skipped.append(f"{name!r} of {node.op_type} is not a float initializer")
                 continue
             dims = [int(d) for d in init.dims]

@@ -92,8 +92,11 @@ class PruneChannels(Pass):
         pruned = [d for d in decisions if not d.reason]
         intact = [d for d in decisions if d.reason]
         if not pruned:
-            layers = ", ".join(self.config.op_types)
-            reasons = "; ".join(f"{d.label}: {d.reason}" for d in intact) or f"the graph has no {layers} layer"
+            layers = " or ".join(self.config.op_types)
+            reasons = "; ".join(f"{d.label}: {d.reason}" for d in intact) or (
+                f"no {layers} layer has its weight as an initializer; a quantized model's weights come out of "
+                "DequantizeLinear nodes: prune before quantizing"
+            )
             raise self.fail(f"no channel could be removed ({reasons})")
         logger.info(
             "%s: pruned %d of %d channel groups (%d -> %d channels); left intact: %s",

@@ -15,6 +15,7 @@ from pipeline.errors import PassError
 from pipeline.graph_cost import graph_cost
 from pipeline.passes import PassContext
 from pipeline.passes.prune_2to4 import Prune2to4, is_2to4, prune_2to4_tensor
+from pipeline.passes.quantize_static import QuantizeStatic
 
 from .models import MLP_FEATURES, build_mlp, random_inputs, run_ort, tiny_inputs, top1_agreement
 
@@ -87,6 +88,14 @@ def test_nothing_eligible_is_a_pass_error_saying_why(mnist_model: Path, tmp_path
     with pytest.raises(PassError, match=r"no weight can be made 2:4 sparse.*fewer than min_params"):
         Prune2to4({"min_params": 10**7}).run(mnist_model, tmp_path / "out.onnx", PassContext())
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_a_quantized_build_is_refused_with_the_fix(tiny_cnn: Callable[..., Path], tmp_path: Path) -> None:
+    int8 = tmp_path / "int8.onnx"
+    QuantizeStatic({"preprocess": False}).run(tiny_cnn(), int8, PassContext(calibration={"input": tiny_inputs(4)}))
+
+    with pytest.raises(PassError, match="dequantized at run time: apply 2:4 before quantizing"):
+        Prune2to4().run(int8, tmp_path / "out.onnx", PassContext())
 
 
 def test_prune_2to4_tensor_keeps_the_two_largest_of_each_group() -> None:

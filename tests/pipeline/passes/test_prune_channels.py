@@ -293,6 +293,26 @@ def test_output_drops_the_stale_flops_metadata_and_keeps_the_rest(tmp_path: Path
     assert props == {"edgeprof.dataset": "x"}
 
 
+def test_a_quantized_model_is_refused_with_the_fix(tmp_path: Path) -> None:
+    # setup: weights behind DequantizeLinear, as a QDQ build has them
+    source = _chain(tmp_path / "chain.onnx", [helper.make_node("Conv", ["r", "b.w"], ["y"], name="b")], [
+        helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 8, 8])
+    ])  # fmt: skip
+    model = onnx.load(str(source))
+    for init in list(model.graph.initializer):
+        init.name = f"{init.name}.q"
+        init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.int8), init.name))
+    model.graph.initializer.append(numpy_helper.from_array(np.float32(0.1), "scale"))
+    dequantize = [helper.make_node("DequantizeLinear", [f"{w}.q", "scale"], [w]) for w in ("a.w", "b.w")]
+    nodes = dequantize + list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    onnx.save(model, str(source))
+
+    with pytest.raises(PassError, match="DequantizeLinear nodes: prune before quantizing"):
+        PruneChannels().run(source, tmp_path / "out.onnx", PassContext())
+
+
 @pytest.mark.parametrize(
     "config", [{"ratio": 0.0}, {"ratio": 1.0}, {"op_types": ["MatMul"]}, {"round_to": 0}, {"min_channels": 0}]
 )
