@@ -15,9 +15,10 @@
   FLOPs.
 
 Nodes whose inputs are all constants (a DequantizeLinear of a weight, any chain computed from
-constants only) are folded by every runtime before the first inference: they cost nothing per query and are counted in
-``folded_nodes``. Ops without a rule, or whose shapes shape inference could not work out, are listed
-in ``uncounted_ops`` and make the figure a lower bound; ``shapes_known`` says whether it is exact.
+constants only) cost nothing per query in the runtimes this project targets (constant-folded before the
+first inference, or fused into the integer kernel): they are counted in ``folded_nodes`` only. Ops
+without a rule, or whose shapes shape inference could not work out, are listed in ``uncounted_ops`` and
+make the figure a lower bound; ``shapes_known`` says whether it is exact.
 """
 
 from __future__ import annotations

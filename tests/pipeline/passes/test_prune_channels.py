@@ -295,9 +295,10 @@ def test_output_drops_the_stale_flops_metadata_and_keeps_the_rest(tmp_path: Path
 
 def test_a_quantized_model_is_refused_with_the_fix(tmp_path: Path) -> None:
     # setup: weights behind DequantizeLinear, as a QDQ build has them
-    source = _chain(tmp_path / "chain.onnx", [helper.make_node("Conv", ["r", "b.w"], ["y"], name="b")], [
-        helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 8, 8])
-    ])  # fmt: skip
+    conv = helper.make_node("Conv", ["r", "b.w"], ["y"], name="b")
+    source = _chain(
+        tmp_path / "chain.onnx", [conv], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 8, 8])]
+    )
     model = onnx.load(str(source))
     for init in list(model.graph.initializer):
         init.name = f"{init.name}.q"
