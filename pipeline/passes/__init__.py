@@ -27,6 +27,8 @@ PASSES = Registry(
         "quantize_dynamic": "pipeline.passes.quantize_dynamic:QuantizeDynamic",
         "fp16": "pipeline.passes.fp16:ConvertFP16",
         "prune_magnitude": "pipeline.passes.prune_magnitude:PruneMagnitude",
+        "prune_channels": "pipeline.passes.prune_channels:PruneChannels",
+        "prune_2to4": "pipeline.passes.prune_2to4:Prune2to4",
     },
     ValueError,
 )

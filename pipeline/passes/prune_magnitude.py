@@ -11,8 +11,9 @@ What this does *not* buy: unstructured zeros do not make ONNX Runtime on CPU (or
 any faster; the dense kernels multiply the zeros like any other value. They only make the file
 compress better (smaller downloads to devices) and show how much accuracy the model keeps at a
 given sparsity. Speed needs either 2:4 semi-structured sparsity on Ampere-or-later GPUs through
-TensorRT's sparse kernels (Jetson Orin) or structured pruning (whole channels removed); both are
-later work. Pruning without fine-tuning also costs accuracy quickly beyond about 50% sparsity.
+TensorRT's sparse kernels (Jetson Orin; :mod:`pipeline.passes.prune_2to4`) or structured pruning
+(whole channels removed; :mod:`pipeline.passes.prune_channels`). Pruning without fine-tuning also
+costs accuracy quickly beyond about 50% sparsity.
 """
 
 from __future__ import annotations

@@ -89,3 +89,200 @@ def op_types(path: Path) -> set[str]:
 
 def top1_agreement(reference: np.ndarray, candidate: np.ndarray) -> float:
     return float((reference.argmax(axis=1) == candidate.argmax(axis=1)).mean())
+
+
+RESIDUAL_INPUT_SHAPE = (3, 16, 16)  # per sample: channels, height, width
+MLP_FEATURES = 24
+
+
+class _Weights:
+    """Seeded weight factory; ``dead`` channels (a fraction of each layer's outputs) get filters scaled
+    by ``dead_scale`` (0: exactly zero) and, through their BatchNorm, an output of exactly 0 + noise."""
+
+    def __init__(self, seed: int, dead: float, dead_scale: float) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.dead, self.dead_scale = dead, dead_scale
+        self.tensors: list[onnx.TensorProto] = []
+
+    def dead_set(self, channels: int, offset: int = 0) -> np.ndarray:
+        """Which of ``channels`` outputs are dead: every k-th, shifted by ``offset`` (k = 1 / dead)."""
+        count = int(round(self.dead * channels))
+        return (np.arange(count) * channels // max(count, 1) + offset) % channels if count else np.zeros(0, int)
+
+    def add(self, name: str, values: np.ndarray) -> str:
+        self.tensors.append(numpy_helper.from_array(values.astype(np.float32), name))
+        return name
+
+    def filters(self, name: str, shape: tuple[int, ...], dead: np.ndarray, out_axis: int = 0) -> str:
+        fan_in = int(np.prod(shape)) // shape[out_axis]
+        values = self.rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
+        index = [slice(None)] * len(shape)
+        index[out_axis] = dead
+        values[tuple(index)] *= self.dead_scale
+        return self.add(name, values)
+
+    def bias(self, name: str, size: int, dead: np.ndarray) -> str:
+        values = self.rng.normal(0.0, 0.1, size=size)
+        values[dead] *= self.dead_scale
+        return self.add(name, values)
+
+    def batchnorm(self, name: str, x: str, out: str, size: int, dead: np.ndarray) -> onnx.NodeProto:
+        scale = self.rng.uniform(0.5, 1.5, size)
+        shift = self.rng.normal(0.0, 0.1, size)
+        mean = self.rng.normal(0.0, 0.1, size)
+        shift[dead] = mean[dead] * scale[dead] / np.sqrt(1.0 + 1e-5)  # a zero input gives a zero output
+        params = [
+            self.add(f"{name}.scale", scale),
+            self.add(f"{name}.shift", shift),
+            self.add(f"{name}.mean", mean),
+            self.add(f"{name}.var", np.ones(size)),
+        ]
+        return helper.make_node("BatchNormalization", [x, *params], [out], name=name, epsilon=1e-5)
+
+
+def build_residual_cnn(
+    path: Path,
+    *,
+    dead: float = 0.25,
+    dead_scale: float = 0.0,
+    skip_dead_offset: int = 0,
+    batch: int | str = "batch",
+    seed: int = 0,
+) -> Path:
+    """A residual CNN with every structure channel pruning must keep consistent, input [batch, 3, 16, 16]:
+
+    stem Conv 3->16 + BN + Relu (``a``); block Conv 16->16 + BN + Relu, Conv 16->16 + BN, Add ``a``
+    (residual), Relu; depthwise Conv 3x3 (group 16) + BN + Relu; two branches Conv 16->8 (1x1) and
+    Conv 16->8 (3x3), each + Relu, Concat; Mul by a per-channel constant [1, 16, 1, 1]; Conv 16->32 +
+    Relu; GlobalAveragePool, Flatten, Gemm 32->10 (``logits``).
+
+    ``dead`` of each layer's output channels (the same indices in the stem and the block's second Conv,
+    whose outputs are added) have filters and biases scaled by ``dead_scale``: 0 makes those channels
+    exactly zero all the way to their readers, so removing them leaves the outputs unchanged.
+    ``skip_dead_offset`` shifts the block's second Conv's dead channels away from the stem's, so that
+    only pruning both branches of the Add with one keep-set keeps them consistent.
+    """
+    w = _Weights(seed, dead, dead_scale)
+    shared = w.dead_set(16)  # stem and block.conv2 are added: their dead channels must coincide
+    skip = w.dead_set(16, skip_dead_offset)
+    block1, branch1, branch2, expand = w.dead_set(16, 1), w.dead_set(8), w.dead_set(8, 1), w.dead_set(32)
+    nodes = [
+        helper.make_node(
+            "Conv", ["input", w.filters("stem.w", (16, 3, 3, 3), shared)], ["s0"], name="stem", pads=[1, 1, 1, 1]
+        ),
+        w.batchnorm("stem.bn", "s0", "s1", 16, shared),
+        helper.make_node("Relu", ["s1"], ["a"], name="stem.relu"),
+        helper.make_node(
+            "Conv",
+            ["a", w.filters("block.conv1.w", (16, 16, 3, 3), block1), w.bias("block.conv1.b", 16, block1)],
+            ["b0"],
+            name="block.conv1",
+            pads=[1, 1, 1, 1],
+        ),
+        w.batchnorm("block.bn1", "b0", "b1", 16, block1),
+        helper.make_node("Relu", ["b1"], ["b2"], name="block.relu1"),
+        helper.make_node(
+            "Conv",
+            ["b2", w.filters("block.conv2.w", (16, 16, 3, 3), skip)],
+            ["b3"],
+            name="block.conv2",
+            pads=[1, 1, 1, 1],
+        ),
+        w.batchnorm("block.bn2", "b3", "b4", 16, skip),
+        helper.make_node("Add", ["b4", "a"], ["b5"], name="block.add"),
+        helper.make_node("Relu", ["b5"], ["r"], name="block.relu2"),
+        helper.make_node(
+            "Conv",
+            ["r", w.filters("dw.w", (16, 1, 3, 3), shared), w.bias("dw.b", 16, shared)],
+            ["d0"],
+            name="dw",
+            group=16,
+            pads=[1, 1, 1, 1],
+        ),
+        w.batchnorm("dw.bn", "d0", "d1", 16, shared),
+        helper.make_node("Relu", ["d1"], ["d"], name="dw.relu"),
+        helper.make_node(
+            "Conv",
+            ["d", w.filters("branch1.w", (8, 16, 1, 1), branch1), w.bias("branch1.b", 8, branch1)],
+            ["c0"],
+            name="branch1",
+        ),
+        helper.make_node("Relu", ["c0"], ["c1"], name="branch1.relu"),
+        helper.make_node(
+            "Conv",
+            ["d", w.filters("branch2.w", (8, 16, 3, 3), branch2), w.bias("branch2.b", 8, branch2)],
+            ["c2"],
+            name="branch2",
+            pads=[1, 1, 1, 1],
+        ),
+        helper.make_node("Relu", ["c2"], ["c3"], name="branch2.relu"),
+        helper.make_node("Concat", ["c1", "c3"], ["cat"], name="concat", axis=1),
+        helper.make_node(
+            "Mul", ["cat", w.add("channel_scale", np.linspace(0.5, 2.0, 16).reshape(1, 16, 1, 1))], ["m"], name="scale"
+        ),
+        helper.make_node(
+            "Conv",
+            ["m", w.filters("expand.w", (32, 16, 1, 1), expand), w.bias("expand.b", 32, expand)],
+            ["e0"],
+            name="expand",
+        ),
+        helper.make_node("Relu", ["e0"], ["e1"], name="expand.relu"),
+        helper.make_node("GlobalAveragePool", ["e1"], ["g"], name="pool"),
+        helper.make_node("Flatten", ["g"], ["f"], name="flatten", axis=1),
+        helper.make_node(
+            "Gemm",
+            ["f", w.filters("head.w", (10, 32), np.zeros(0, int)), w.bias("head.b", 10, np.zeros(0, int))],
+            ["logits"],
+            name="head",
+            transB=1,
+        ),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "residual_cnn",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, *RESIDUAL_INPUT_SHAPE])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, 10])],
+        initializer=w.tensors,
+    )
+    return save(graph, path)
+
+
+def build_mlp(path: Path, *, dead: float = 0.25, dead_scale: float = 0.0, seed: int = 0) -> Path:
+    """MLP on [batch, 24]: Gemm 24->64 + Relu, MatMul 64->32 (+ Add bias) + Relu, Gemm 32->10 (``logits``).
+
+    ``dead`` of the first two layers' output features are scaled by ``dead_scale`` (0: exactly zero).
+    The first Gemm stores its weight as [out, in] (transB=1), the MatMul as [in, out].
+    """
+    w = _Weights(seed, dead, dead_scale)
+    hidden1, hidden2 = w.dead_set(64), w.dead_set(32, 1)
+    nodes = [
+        helper.make_node(
+            "Gemm",
+            ["x", w.filters("fc1.w", (64, MLP_FEATURES), hidden1), w.bias("fc1.b", 64, hidden1)],
+            ["h0"],
+            name="fc1",
+            transB=1,
+        ),
+        helper.make_node("Relu", ["h0"], ["h1"], name="relu1"),
+        helper.make_node("MatMul", ["h1", w.filters("fc2.w", (64, 32), hidden2, out_axis=1)], ["h2"], name="fc2"),
+        helper.make_node("Add", ["h2", w.bias("fc2.b", 32, hidden2)], ["h3"], name="fc2.bias"),
+        helper.make_node("Relu", ["h3"], ["h4"], name="relu2"),
+        helper.make_node(
+            "Gemm",
+            ["h4", w.filters("fc3.w", (32, 10), np.zeros(0, int), out_axis=1), w.bias("fc3.b", 10, [])],
+            ["logits"],
+            name="fc3",
+        ),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", MLP_FEATURES])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 10])],
+        initializer=w.tensors,
+    )
+    return save(graph, path)
+
+
+def random_inputs(shape: tuple[int, ...], count: int, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(count, *shape)).astype(np.float32)

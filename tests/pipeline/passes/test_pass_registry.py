@@ -15,7 +15,15 @@ from pipeline.passes.base import Pass, atomic_output
 
 from .models import build_tiny_cnn
 
-EXPECTED = {"opset_upgrade", "quantize_static", "quantize_dynamic", "fp16", "prune_magnitude"}
+EXPECTED = {
+    "opset_upgrade",
+    "quantize_static",
+    "quantize_dynamic",
+    "fp16",
+    "prune_magnitude",
+    "prune_channels",
+    "prune_2to4",
+}
 
 
 def test_available_passes_lists_every_registered_pass_sorted() -> None:
@@ -31,7 +39,8 @@ def test_registry_key_matches_the_class_and_its_config_is_documented(name: str) 
 
     assert issubclass(cls, Pass)
     assert cls.name == name
-    assert cls.precision is None or isinstance(cls.precision, str)
+    assert cls.provides is None or isinstance(cls.provides, str)
+    assert cls.sparsity in (None, "unstructured", "2:4", "structured")
     for field_name, field in cls.Config.model_fields.items():
         assert field.description, f"{name}.{field_name} has no description"
     assert cls.config_schema()["additionalProperties"] is False
