@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from calibration_data.loaders import Dataset, DatasetError, load_dataset
 from pipeline.errors import InputError
 from pipeline.store import sha256_file
@@ -99,11 +97,7 @@ def inspect_model(path: Path) -> ModelInfo:
     outputs = tuple(_tensor_info(v) for v in model.graph.output)
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     meta = {p.key: p.value for p in model.metadata_props}
-    flops: int | None
-    try:
-        flops = int(meta["edgeprof.flops_per_inference"])
-    except (KeyError, ValueError):
-        flops = count_flops(model)
+    flops = count_flops(model, inputs)
     return ModelInfo(
         path=path,
         sha256=sha256_file(path),
@@ -117,35 +111,18 @@ def inspect_model(path: Path) -> ModelInfo:
     )
 
 
-def count_flops(model: Any) -> int | None:
-    """FLOPs per inference (2 per multiply-add) of Conv, Gemm and MatMul at batch 1; None if unknown."""
-    import onnx
+def count_flops(model: Any, inputs: tuple[TensorInfo, ...]) -> int | None:
+    """FLOPs per inference (per sample) from :func:`pipeline.graph_cost.graph_cost`; None if the
+    graph's shapes cannot be inferred."""
+    from pipeline.graph_cost import graph_cost
 
+    first = inputs[0].shape[0] if inputs and inputs[0].shape else None
+    batch = first if isinstance(first, int) and first > 0 else 1
     try:
-        inferred = onnx.shape_inference.infer_shapes(model)
-    except Exception:
+        cost = graph_cost(model, batch=batch)
+    except ValueError:
         return None
-    shapes: dict[str, list[int]] = {}
-    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
-        dims = [
-            d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in vi.type.tensor_type.shape.dim
-        ]
-        shapes[vi.name] = dims
-    for init in inferred.graph.initializer:
-        shapes[init.name] = list(init.dims)
-    total = 0
-    for node in inferred.graph.node:
-        if node.op_type == "Conv" and len(node.input) > 1:
-            out, w = shapes.get(node.output[0]), shapes.get(node.input[1])
-            if not out or not w:
-                return None
-            total += 2 * int(np.prod(out)) * int(np.prod(w[1:]))
-        elif node.op_type in ("Gemm", "MatMul"):
-            a, out = shapes.get(node.input[0]), shapes.get(node.output[0])
-            if not a or not out:
-                return None
-            total += 2 * int(np.prod(out)) * int(a[-1])
-    return total or None
+    return int(round(cost.flops_per_sample)) if cost.flops else None
 
 
 def load_bound_dataset(path: Path, model: ModelInfo, flag: str, need_labels: bool = False) -> Dataset:

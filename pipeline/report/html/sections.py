@@ -247,7 +247,7 @@ def provenance(summary: RunSummary) -> str:
         ("sha256", f"<code>{e(text(model.get('sha256')))}</code>"),
         ("inputs", "<br>".join(inputs) or DASH),
         (
-            "FLOPs per inference (static count: Conv, Gemm, MatMul; 2 per multiply-add)",
+            "FLOPs per inference (static graph count: 2 per multiply-add, element-wise ops at a stated cost)",
             e(fmt(model.get("flops_per_inference"))),
         ),
     ]
