@@ -45,6 +45,7 @@ class VariantSpec:
     artifact_kind: str
     needs_calibration: bool = False
     runtime_options: Mapping[str, Any] = field(default_factory=dict)
+    sparsity: str | None = None  # the zeros a pruning step left ("structured", "2:4", "unstructured")
 
     @property
     def pass_names(self) -> list[str]:
@@ -95,6 +96,47 @@ class Catalog:
     def runtime_names(self) -> list[str]:
         return list(self.runtimes)
 
+    def prune_passes(self) -> dict[str, type[Pass]]:
+        """``--prune`` name -> pruning pass."""
+        return {p.prune_name: p for p in self.passes.values() if p.prune_name}
+
+
+@dataclass(frozen=True)
+class Prune:
+    """One value of the pruning axis: a pass and its amount (``channels=0.3``), or none."""
+
+    label: str  # in variant ids: "" for none, else "channels0.3", "2to4"
+    step: PassStep | None
+    sparsity: str | None
+
+
+NO_PRUNE = Prune("", None, None)
+
+
+def parse_prune(text: str, catalog: Catalog) -> Prune:
+    """``none``, ``NAME`` or ``NAME=AMOUNT`` (``channels=0.3``); InputError listing the names."""
+    text = text.strip()
+    if text in ("", "none"):
+        return NO_PRUNE
+    name, _, amount = text.partition("=")
+    passes = catalog.prune_passes()
+    cls = passes.get(name)
+    if cls is None:
+        raise InputError(f"--prune {text}: unknown pruning {name!r}; known: none, {', '.join(passes)}")
+    config: dict[str, Any] = {}
+    if amount:
+        if cls.prune_amount is None:
+            raise InputError(f"--prune {text}: {name} takes no amount; write --prune {name}")
+        try:
+            config[cls.prune_amount] = float(amount)
+        except ValueError:
+            raise InputError(f"--prune {text}: the amount must be a number, e.g. {name}=0.3") from None
+    try:
+        cls(config)
+    except ValueError as exc:
+        raise InputError(f"--prune {text}: {str(exc).splitlines()[-1].strip()}") from None
+    return Prune(f"{name}{amount}", PassStep(cls.name, config), cls.sparsity)
+
 
 def plan_variants(
     precisions: Sequence[str],
@@ -103,6 +145,7 @@ def plan_variants(
     *,
     target_opset: int = 17,
     runtime_options: Mapping[str, Mapping[str, Any]] | None = None,
+    prune: Sequence[str] = ("none",),
 ) -> Plan:
     """One variant per runtime and precision that the catalogue can build; the rest skipped with why.
     An unknown precision or runtime name is an InputError listing the known ones."""
@@ -116,23 +159,28 @@ def plan_variants(
         raise InputError(
             f"--runtimes: unknown runtime(s) {', '.join(unknown)}; known: {', '.join(catalog.runtime_names())}"
         )
+    prunes = [parse_prune(p, catalog) for p in dict.fromkeys(prune or ("none",))]
     variants: list[VariantSpec] = []
     skipped: list[Skipped] = []
     for runtime in dict.fromkeys(runtimes):
-        for precision in dict.fromkeys(precisions):
-            made = _variant(catalog, runtime, precision, target_opset, dict((runtime_options or {}).get(runtime, {})))
-            (variants if isinstance(made, VariantSpec) else skipped).append(made)  # type: ignore[arg-type]
+        options = dict((runtime_options or {}).get(runtime, {}))
+        for pruning in prunes:
+            for precision in dict.fromkeys(precisions):
+                made = _variant(catalog, runtime, precision, target_opset, options, pruning)
+                (variants if isinstance(made, VariantSpec) else skipped).append(made)  # type: ignore[arg-type]
     return Plan(tuple(variants), tuple(skipped))
 
 
 def _variant(
-    catalog: Catalog, runtime: str, precision: str, target_opset: int, options: dict[str, Any]
+    catalog: Catalog, runtime: str, precision: str, target_opset: int, options: dict[str, Any], pruning: Prune
 ) -> VariantSpec | Skipped:
     rt = catalog.runtimes[runtime]
-    vid = f"{rt.short_name}-{precision}"
+    vid = f"{rt.short_name}-{precision}" + (f"-{pruning.label}" if pruning.label else "")
     if precision not in rt.precisions:
         return Skipped(vid, f"{runtime} does not run {precision} (it runs {', '.join(rt.precisions)})")
     steps = [PassStep(OPSET_STEP, {"target_opset": target_opset})]
+    if pruning.step is not None:  # prune the FP32 graph, then lower its precision
+        steps.append(pruning.step)
     kind = "onnx"
     needs_calib = False
     if precision != FP32:
@@ -154,7 +202,7 @@ def _variant(
             kind = exporter.output_kind
         elif kind not in rt.artifact_kinds:
             return Skipped(vid, f"{runtime} loads {', '.join(rt.artifact_kinds)}, and no pass turns {kind} into one")
-    return VariantSpec(vid, runtime, precision, tuple(steps), kind, needs_calib, options)
+    return VariantSpec(vid, runtime, precision, tuple(steps), kind, needs_calib, options, pruning.sparsity)
 
 
 def _pick(catalog: Catalog, runtime: str, fits: Any, specific_only: bool = False) -> type[Pass] | None:

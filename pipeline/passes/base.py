@@ -13,7 +13,8 @@ folder, then ``os.replace``). A failure of this candidate (the vendor tool refus
 output does not load) is a :class:`~pipeline.errors.PassError` raised ``from`` the vendor error, so
 the sweep records it and moves on. A bad configuration is a ``ValueError`` (pydantic's
 ``ValidationError`` is one), raised by the constructor before any work. Whether the finished build
-loads and runs is checked by the runtime that will run it (``pipeline.build``), not by the pass.
+loads and runs is checked by the runtime that will run it (``pipeline.build``); a pass checks its
+own output only where its tool is known to write models that do not load (the quantizers do).
 
 Heavy imports (``onnxruntime.quantization``, ``openvino``, ``nncf``) belong inside ``run``/``apply``.
 """
@@ -98,6 +99,10 @@ class Pass:
     """True when the pass needs ``PassContext.calibration`` (static INT8)."""
     sparsity: ClassVar[str | None] = None
     """The kind of zeros a pruning pass leaves: ``"unstructured"``, ``"2:4"`` or ``"structured"``."""
+    prune_name: ClassVar[str | None] = None
+    """The name a pruning pass has on ``--prune`` (``channels`` in ``--prune channels=0.3``)."""
+    prune_amount: ClassVar[str | None] = None
+    """The config field ``--prune NAME=VALUE`` sets (``ratio``); None when the pass takes no amount."""
 
     class Config(pydantic.BaseModel):
         """Parameters of the pass; every field carries ``description=``."""

@@ -46,6 +46,7 @@ class Prune2to4(Pass):
         "2:4 sparse weights: faster only in TensorRT with --sparsity=enable on Ampere+ GPUs (Orin, A100, L4, H100)"
     )
     sparsity: ClassVar[str | None] = "2:4"
+    prune_name: ClassVar[str | None] = "2to4"
     provides: ClassVar[str | None] = None
 
     class Config(Pass.Config):

@@ -57,6 +57,8 @@ class PruneChannels(Pass):
     name: ClassVar[str] = "prune_channels"
     summary: ClassVar[str] = "remove whole channels (structured): a smaller graph, faster on every runtime"
     sparsity: ClassVar[str | None] = "structured"
+    prune_name: ClassVar[str | None] = "channels"
+    prune_amount: ClassVar[str | None] = "ratio"
     provides: ClassVar[str | None] = None
 
     class Config(Pass.Config):

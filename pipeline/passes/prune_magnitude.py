@@ -55,6 +55,8 @@ class PruneMagnitude(Pass):
     name: ClassVar[str] = "prune_magnitude"
     summary: ClassVar[str] = "zero the smallest weights (unstructured: dense kernels run no faster)"
     sparsity: ClassVar[str | None] = "unstructured"
+    prune_name: ClassVar[str | None] = "magnitude"
+    prune_amount: ClassVar[str | None] = "sparsity"
 
     class Config(Pass.Config):
         sparsity: float = pydantic.Field(
