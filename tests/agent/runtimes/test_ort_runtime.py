@@ -7,13 +7,26 @@ import pytest
 
 from agent.errors import InferenceError, RuntimeLoadError
 from agent.runtimes import get_runtime, installed_runtimes
+from agent.runtimes.base import LocalArtifact
 from agent.runtimes.ort_runtime import ORTRuntime
 from pipeline.demo_model import DEMO_MODEL_PATH
+
+from .conformance import RuntimeConformance
+
+DEMO = LocalArtifact.onnx(DEMO_MODEL_PATH)
+
+
+class TestORTConformance(RuntimeConformance):
+    runtime_class = ORTRuntime
+
+    @pytest.fixture
+    def artifact(self) -> LocalArtifact:
+        return DEMO
 
 
 def test_loads_and_runs_the_demo_model() -> None:
     with ORTRuntime() as rt:
-        rt.load(DEMO_MODEL_PATH)
+        rt.load(DEMO)
         spec = rt.inputs[0]
         assert spec.name == "image" and spec.dtype == np.float32
         out = rt.infer({"image": np.zeros((3, 1, 32, 32), np.float32)})
@@ -24,12 +37,12 @@ def test_corrupt_model_is_a_load_error(tmp_path) -> None:  # type: ignore[no-unt
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x00garbage" * 100)
     with pytest.raises(RuntimeLoadError, match="cannot load bad.onnx"):
-        ORTRuntime().load(bad)
+        ORTRuntime().load(LocalArtifact.onnx(bad))
 
 
 def test_wrong_input_shape_is_an_inference_error() -> None:
     rt = ORTRuntime()
-    rt.load(DEMO_MODEL_PATH)
+    rt.load(DEMO)
     with pytest.raises(InferenceError, match="failed to run"):
         rt.infer({"image": np.zeros((1, 3, 28, 28), np.float32)})
 
@@ -37,7 +50,7 @@ def test_wrong_input_shape_is_an_inference_error() -> None:
 def test_missing_execution_provider_is_named() -> None:
     rt = ORTRuntime({"providers": ["NoSuchExecutionProvider"]})
     with pytest.raises(RuntimeLoadError, match="NoSuchExecutionProvider"):
-        rt.load(DEMO_MODEL_PATH)
+        rt.load(DEMO)
 
 
 def test_registry() -> None:
