@@ -35,6 +35,8 @@ PERFORMANCE_HINTS = ("LATENCY", "THROUGHPUT")
 INFERENCE_PRECISIONS = ("f32", "f16", "bf16")
 #: devices that stand for others: their members are checked by OpenVINO itself
 VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
+#: layer types of the CPU plugin's runtime graph whose precision says which kernels ran
+COMPUTE_LAYERS = ("Convolution", "Deconvolution", "FullyConnected", "MatMul")
 #: compiled-model properties recorded in :meth:`OVRuntime.settings`, by our name
 READ_BACK = (
     ("execution_devices", "EXECUTION_DEVICES"),
@@ -270,10 +272,36 @@ def read_settings(compiled: Any, api: OpenVINOAPI, parsed: Dict[str, Any], confi
         settings["execution_devices_source"] = "requested (the plugin does not report EXECUTION_DEVICES)"
     else:
         settings["execution_devices_source"] = "compiled model"
+    settings["compute_layer_precisions"] = compute_layer_precisions(compiled)
+    if settings["compute_layer_precisions"] is None:
+        not_reported.append("runtime model")
     settings["num_requests"] = parsed["num_requests"]
     settings["requested"] = dict(config)
     settings["not_reported"] = not_reported
     return settings
+
+
+def compute_layer_precisions(compiled: Any) -> Optional[Dict[str, int]]:
+    """Precision -> count of the compute layers (convolutions, fully connected, matmuls) in the
+    plugin's runtime graph: where INT8 kernels, or bf16 ones, really run. None when the plugin's
+    runtime graph does not say (its rt_info lacks layerType/runtimePrecision)."""
+    counts: Dict[str, int] = {}
+    try:
+        for op in compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            if _rt_text(info["layerType"]) in COMPUTE_LAYERS:
+                precision = _rt_text(info["runtimePrecision"]).lower()
+                if precision.startswith("fp"):  # 2022.3 says FP32 where later releases say f32
+                    precision = "f" + precision[2:]
+                counts[precision] = counts.get(precision, 0) + 1
+    except Exception:
+        return None
+    return counts or None
+
+
+def _rt_text(value: Any) -> str:
+    """An rt_info value as text: an OVAny in current releases, a str in 2022.3."""
+    return str(value.astype(str)) if hasattr(value, "astype") else str(value)
 
 
 def plain_value(value: Any) -> Any:

@@ -101,6 +101,8 @@ def test_strict_fp32_is_honoured_and_recorded() -> None:
 
     assert settings["requested"]["INFERENCE_PRECISION_HINT"] == "f32"
     assert settings["inference_precision"] == "f32"
+    # and the plugin's runtime graph agrees: every convolution and matmul kernel runs in f32
+    assert set(settings["compute_layer_precisions"]) == {"f32"}
 
 
 @pytest.mark.openvino
@@ -313,5 +315,6 @@ def test_legacy_openvino_runtime_api_on_python_38_agrees_with_onnx_runtime(legac
         settings = report["runs"][label]
         assert settings["api"].startswith("openvino.runtime 2022.3") and settings["api"].endswith("(legacy)")
         assert settings["inference_precision"] == "f32"
+        assert set(settings["compute_layer_precisions"]) == {"f32"}  # 2022.3 says FP32: normalised
         logits = np.load(tmp_path / f"{label}.npy")
         np.testing.assert_allclose(logits, reference, atol=ATOL, rtol=0)
