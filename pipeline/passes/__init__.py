@@ -27,6 +27,9 @@ PASSES = Registry(
         "quantize_dynamic": "pipeline.passes.quantize_dynamic:QuantizeDynamic",
         "fp16": "pipeline.passes.fp16:ConvertFP16",
         "prune_magnitude": "pipeline.passes.prune_magnitude:PruneMagnitude",
+        "ov_export_fp32": "pipeline.passes.ov_convert:OVExportFP32",
+        "ov_compress_fp16": "pipeline.passes.ov_convert:OVCompressFP16",
+        "nncf_quantize": "pipeline.passes.nncf_quantize:NNCFQuantize",
     },
     ValueError,
 )
