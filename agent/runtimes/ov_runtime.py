@@ -114,9 +114,13 @@ class OVRuntime(Runtime):
     def load(self, artifact: LocalArtifact) -> None:
         self.check_kind(artifact)
         api = openvino_api()
-        core = api.core_class()
         device = self.parsed["device"]
-        check_device(api, device, list(core.available_devices))
+        try:
+            core = api.core_class()
+            available = list(core.available_devices)
+        except Exception as exc:  # a plugin whose driver is broken fails here
+            raise RuntimeLoadError("%s cannot start: %s" % (api.label, vendor_reason(exc))) from exc
+        check_device(api, device, available)
         model_path = artifact.path("model")
         paths = [model_path]
         if artifact.kind == "openvino-ir":
