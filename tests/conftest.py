@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -14,6 +15,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_EVAL = REPO.parent / "shared" / "eval"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``openvino`` skip, saying how to install it, where the openvino package is absent."""
+    if importlib.util.find_spec("openvino") is not None:
+        return
+    skip = pytest.mark.skip(
+        reason="openvino is not installed: .venv/bin/pip install openvino nncf (the agent: edgeprof[agent-openvino])"
+    )
+    for item in items:
+        if item.get_closest_marker("openvino") is not None:
+            item.add_marker(skip)
 
 
 def _wait_port(host: str, port: int, timeout_s: float = 10.0) -> bool:

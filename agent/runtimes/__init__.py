@@ -27,6 +27,7 @@ RUNTIMES = Registry(
     "runtime",
     {
         "onnxruntime": "agent.runtimes.ort_runtime:ORTRuntime",
+        "openvino": "agent.runtimes.ov_runtime:OVRuntime",
     },
     RuntimeLoadError,
 )

@@ -29,6 +29,9 @@ PASSES = Registry(
         "prune_magnitude": "pipeline.passes.prune_magnitude:PruneMagnitude",
         "prune_channels": "pipeline.passes.prune_channels:PruneChannels",
         "prune_2to4": "pipeline.passes.prune_2to4:Prune2to4",
+        "ov_export_fp32": "pipeline.passes.ov_convert:OVExportFP32",
+        "ov_compress_fp16": "pipeline.passes.ov_convert:OVCompressFP16",
+        "nncf_quantize": "pipeline.passes.nncf_quantize:NNCFQuantize",
     },
     ValueError,
 )

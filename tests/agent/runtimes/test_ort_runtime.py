@@ -6,14 +6,27 @@ import numpy as np
 import pytest
 
 from agent.errors import InferenceError, RuntimeLoadError
-from agent.runtimes import LocalArtifact, get_runtime, installed_runtimes
+from agent.runtimes import get_runtime, installed_runtimes
+from agent.runtimes.base import LocalArtifact
 from agent.runtimes.ort_runtime import ORTRuntime
 from pipeline.demo_model import DEMO_MODEL_PATH
+
+from .conformance import RuntimeConformance
+
+DEMO = LocalArtifact.onnx(DEMO_MODEL_PATH)
+
+
+class TestORTConformance(RuntimeConformance):
+    runtime_class = ORTRuntime
+
+    @pytest.fixture
+    def artifact(self) -> LocalArtifact:
+        return DEMO
 
 
 def test_loads_and_runs_the_demo_model() -> None:
     with ORTRuntime() as rt:
-        rt.load(LocalArtifact.onnx(DEMO_MODEL_PATH))
+        rt.load(DEMO)
         spec = rt.inputs[0]
         assert spec.name == "image" and spec.dtype == np.float32
         out = rt.infer({"image": np.zeros((3, 1, 32, 32), np.float32)})
@@ -29,7 +42,7 @@ def test_corrupt_model_is_a_load_error(tmp_path) -> None:  # type: ignore[no-unt
 
 def test_wrong_input_shape_is_an_inference_error() -> None:
     rt = ORTRuntime()
-    rt.load(LocalArtifact.onnx(DEMO_MODEL_PATH))
+    rt.load(DEMO)
     with pytest.raises(InferenceError, match="failed to run"):
         rt.infer({"image": np.zeros((1, 3, 28, 28), np.float32)})
 
@@ -37,7 +50,7 @@ def test_wrong_input_shape_is_an_inference_error() -> None:
 def test_missing_execution_provider_is_named() -> None:
     rt = ORTRuntime({"providers": ["NoSuchExecutionProvider"]})
     with pytest.raises(RuntimeLoadError, match="NoSuchExecutionProvider"):
-        rt.load(LocalArtifact.onnx(DEMO_MODEL_PATH))
+        rt.load(DEMO)
 
 
 def test_registry() -> None:

@@ -286,3 +286,56 @@ def build_mlp(path: Path, *, dead: float = 0.25, dead_scale: float = 0.0, seed: 
 
 def random_inputs(shape: tuple[int, ...], count: int, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(count, *shape)).astype(np.float32)
+
+
+def build_tiny_attention(
+    path: Path, *, seq: int = 8, dim: int = 16, fused_layer_norm: bool = False, seed: int = 0
+) -> Path:
+    """One pre-norm self-attention block: LayerNorm -> Q, K, V MatMuls -> MatMul(Q, Kᵀ) / √dim -> Softmax
+    -> MatMul(., V) -> MatMul(W_o) + residual. Input ``hidden`` [batch, seq, dim], output ``out``.
+
+    The layer norm is written out (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div) unless
+    ``fused_layer_norm``, which uses ONNX's LayerNormalization (opset 17).
+    """
+    rng = np.random.default_rng(seed)
+
+    def const(name: str, values: np.ndarray) -> onnx.TensorProto:
+        return numpy_helper.from_array(np.asarray(values, dtype=np.float32), name)
+
+    init = [const(f"w_{n}", rng.normal(0.0, dim**-0.5, size=(dim, dim))) for n in "qkvo"]
+    init += [const("gamma", np.ones(dim)), const("beta", np.zeros(dim))]
+    init += [const("two", 2.0), const("eps", 1e-5), const("scale", np.sqrt(dim))]
+    if fused_layer_norm:
+        norm = [helper.make_node("LayerNormalization", ["hidden", "gamma", "beta"], ["normed"], axis=-1, name="ln")]
+    else:
+        norm = [
+            helper.make_node("ReduceMean", ["hidden"], ["mean"], axes=[-1], name="ln_mean"),
+            helper.make_node("Sub", ["hidden", "mean"], ["centred"], name="ln_sub"),
+            helper.make_node("Pow", ["centred", "two"], ["squared"], name="ln_pow"),
+            helper.make_node("ReduceMean", ["squared"], ["var"], axes=[-1], name="ln_var"),
+            helper.make_node("Add", ["var", "eps"], ["var_eps"], name="ln_add"),
+            helper.make_node("Sqrt", ["var_eps"], ["std"], name="ln_sqrt"),
+            helper.make_node("Div", ["centred", "std"], ["scaled"], name="ln_div"),
+            helper.make_node("Mul", ["scaled", "gamma"], ["scaled_g"], name="ln_gamma"),
+            helper.make_node("Add", ["scaled_g", "beta"], ["normed"], name="ln_beta"),
+        ]
+    attention = [
+        helper.make_node("MatMul", ["normed", "w_q"], ["q"], name="q_proj"),
+        helper.make_node("MatMul", ["normed", "w_k"], ["k"], name="k_proj"),
+        helper.make_node("MatMul", ["normed", "w_v"], ["v"], name="v_proj"),
+        helper.make_node("Transpose", ["k"], ["k_t"], perm=[0, 2, 1], name="k_t"),
+        helper.make_node("MatMul", ["q", "k_t"], ["scores"], name="scores"),
+        helper.make_node("Div", ["scores", "scale"], ["scores_scaled"], name="scores_scale"),
+        helper.make_node("Softmax", ["scores_scaled"], ["probs"], axis=-1, name="softmax"),
+        helper.make_node("MatMul", ["probs", "v"], ["context"], name="context"),
+        helper.make_node("MatMul", ["context", "w_o"], ["projected"], name="o_proj"),
+        helper.make_node("Add", ["projected", "hidden"], ["out"], name="residual"),
+    ]
+    graph = helper.make_graph(
+        norm + attention,
+        "tiny_attention",
+        [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", seq, dim])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", seq, dim])],
+        initializer=init,
+    )
+    return save(graph, path, opset=17)
