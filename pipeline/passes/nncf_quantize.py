@@ -67,6 +67,7 @@ class NNCFQuantize(Pass):
     runtimes: ClassVar[tuple[str, ...]] = ("openvino",)
     input_kind: ClassVar[str] = "onnx"
     output_kind: ClassVar[str] = "openvino-ir"
+    needs_calibration: ClassVar[bool] = True
 
     class Config(Pass.Config):
         model_type: Literal["auto", "transformer", "none"] = pydantic.Field(
