@@ -47,8 +47,6 @@ LABELS_KEY = "labels"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members; an empty zip
 _NPY_MAGIC = b"\x93NUMPY"
 _SAVE_HINT = "np.savez(path, <input_name>=array, labels=int_array)"
-
-
 _GZIP_MAGIC = b"\x1f\x8b"
 _FORMS = "an .npz or .npy file, an idx file (*-idx3-ubyte[.gz]), a folder of images, or a .toml/.json data spec"
 
@@ -81,12 +79,6 @@ def load_dataset(path: str | Path, preprocess: PreprocessLike = None, limit: int
         arrays = _load_npz(p)
     elif head.startswith(_NPY_MAGIC):
         arrays = {"": _load_npy(p)}
-    elif head[:2] == b"\0\0" or head.startswith(_GZIP_MAGIC):
-        raise _error(
-            p,
-            "looks like an IDX or gzip file but its name does not say which kind",
-            "name it like MNIST (e.g. t10k-images-idx3-ubyte[.gz]) so the loader and the labels pairing know it",
-        )
     elif p.suffix.lower() in (".npz", ".npy"):
         npz = p.suffix.lower() == ".npz"
         raise _error(
@@ -94,6 +86,12 @@ def load_dataset(path: str | Path, preprocess: PreprocessLike = None, limit: int
             f"is not a valid {p.suffix.lower()} file (it lacks the {'zip' if npz else 'NumPy'} "
             "signature: truncated, corrupt or another format)",
             f"write it again with {_SAVE_HINT if npz else 'np.save(path, array)'}",
+        )
+    elif head[:2] == b"\0\0" or head.startswith(_GZIP_MAGIC):
+        raise _error(
+            p,
+            "looks like an IDX or gzip file but its name does not say which kind",
+            "name it like MNIST (e.g. t10k-images-idx3-ubyte[.gz]) so the loader and the labels pairing know it",
         )
     else:
         raise _error(

@@ -75,14 +75,14 @@ class Preprocess:
             )
 
     @classmethod
-    def from_mapping(cls, table: Mapping[str, Any], source: str | Path = "preprocess") -> Preprocess:
-        """Build from a dict (e.g. a parsed file); unknown keys raise :class:`DatasetError` naming them."""
+    def from_mapping(cls, table: Mapping[str, Any], source: str | Path | None = None) -> Preprocess:
+        """Build from a dict; unknown keys raise :class:`DatasetError` naming them (and ``source``, a file)."""
         known = tuple(f.name for f in fields(cls))
-        reject_unknown_keys(source, dict(table), known, "preprocess")
+        reject_unknown_keys(source or "preprocess", dict(table), known, "preprocess")
         try:
             return cls(**dict(table))
         except DatasetError as exc:
-            if str(source) == "preprocess":
+            if source is None:
                 raise
             raise DatasetError(f"{source}: {exc}") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,9 @@ def test_sizes_differ_without_resize(tmp_path: Path) -> None:
     write_image(tmp_path / "a.png", solid(4, 4, RED))
     write_image(tmp_path / "b.png", solid(5, 4, RED))
     expect_error(tmp_path, "b.png", "is 5x4", "a.png is 4x4", "resize and center_crop")
+
+
+def test_without_pillow_the_error_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_image(tmp_path / "a.png", solid(2, 2, RED))
+    monkeypatch.setitem(sys.modules, "PIL", None)  # what `import PIL` sees when Pillow is not installed
+    expect_error(tmp_path, "needs Pillow", "pip install pillow")

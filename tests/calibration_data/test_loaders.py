@@ -304,3 +304,9 @@ def test_dispatch_to_folder_idx_and_spec(tmp_path: Path) -> None:
     assert load_dataset(tmp_path / "x-images-idx3-ubyte.gz").inputs[""].shape == (2, 1, 3, 3)
     (tmp_path / "spec.toml").write_text('source = "folder"\npath = "imgs"\ncolor_mode = "L"\n')
     assert load_dataset(tmp_path / "spec.toml").inputs[""].shape == (1, 1, 2, 2)
+
+
+def test_npz_suffix_wins_over_an_idx_looking_head(tmp_path: Path) -> None:
+    path = tmp_path / "data.npz"
+    path.write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 40)
+    _expect_error(path, "not a valid .npz")
