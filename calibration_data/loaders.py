@@ -1,6 +1,10 @@
-"""Loading a user's calibration or evaluation data from ``.npz`` / ``.npy`` files.
+"""Loading a user's calibration or evaluation data: the one entry point, and ``.npz`` / ``.npy`` files.
 
-The contract of ``--calib`` / ``--eval`` files:
+:func:`load_dataset` takes whatever a user points at and hands it to the loader of its form: an
+``.npz``/``.npy`` (here), an idx file (``idx.py``), a folder of images (``image_folder.py``), or a
+``.toml``/``.json`` data spec naming one of those with its preprocessing (``data_spec.py``).
+
+The contract of ``.npz`` / ``.npy`` files:
 
 * ``.npz``: one array per model input, named after that input, first axis = samples; plus an
   optional ``labels`` array (1-D integers, one class index per sample) for top-1 accuracy.
@@ -8,8 +12,10 @@ The contract of ``--calib`` / ``--eval`` files:
   under the name ``""``, meaning "the model's only input"; binding names to the model is the caller's
   job (``pipeline.model_check.load_bound_dataset``).
 
-Files are never unpickled (``allow_pickle=False``): an ``.npz`` may come from anyone. Every problem
-raises :class:`DatasetError` with one line that names the file, the problem and the fix.
+Files are never unpickled (``allow_pickle=False``): an ``.npz`` may come from anyone. Float arrays
+holding NaN or infinities are refused here, since they pass every shape check and then break
+calibration. Every problem raises :class:`DatasetError` with one line that names the file, the
+problem and the fix.
 
 This module is shared with the agent, so it must run on Python 3.8 with only NumPy.
 """
@@ -18,10 +24,20 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from calibration_data.data_spec import load_data_spec
+from calibration_data.dataset import Dataset, DatasetError, check_finite, check_limit, evenly_spaced
+from calibration_data.dataset import data_error as _error
+from calibration_data.idx import IDX_NAME, load_idx
+from calibration_data.image_folder import load_image_folder
+from calibration_data.spec_file import SPEC_SUFFIXES
+
+if TYPE_CHECKING:
+    from calibration_data.preprocess import PreprocessLike
 
 __all__ = ["LABELS_KEY", "Dataset", "DatasetError", "load_dataset"]
 
@@ -31,35 +47,34 @@ LABELS_KEY = "labels"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members; an empty zip
 _NPY_MAGIC = b"\x93NUMPY"
 _SAVE_HINT = "np.savez(path, <input_name>=array, labels=int_array)"
+_GZIP_MAGIC = b"\x1f\x8b"
+_FORMS = "an .npz or .npy file, an idx file (*-idx3-ubyte[.gz]), a folder of images, or a .toml/.json data spec"
 
 
-class DatasetError(Exception):
-    """A data file cannot be used; the message is one line: file, problem, fix."""
+def load_dataset(path: str | Path, preprocess: PreprocessLike = None, limit: int | None = None) -> Dataset:
+    """Load calibration or evaluation samples from any supported form (see calibration_data/README.md).
 
-
-def _error(path: str | Path, problem: str, fix: str) -> DatasetError:
-    message = f"{path}: {problem}; {fix}"
-    return DatasetError(" ".join(message.split()))  # one line, whatever the parts held
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Samples loaded from one file.
-
-    ``inputs`` maps a model input name (``""`` for the only input of a bare ``.npy``) to an array
-    whose first axis is the sample axis; ``labels`` is int64 of shape ``(num_samples,)`` or None.
+    ``preprocess`` (a :class:`~calibration_data.preprocess.Preprocess`, a dict of its keys, or a
+    ``.toml``/``.json`` file of them) applies to images: a folder or an idx file; an ``.npz`` holds
+    inputs already preprocessed. ``limit`` keeps at most that many samples, spread evenly over the
+    source's deterministic order.
     """
-
-    inputs: dict[str, np.ndarray]
-    labels: np.ndarray | None
-    source: str
-    num_samples: int
-
-
-def load_dataset(path: str | Path) -> Dataset:
-    """Load an ``.npz`` (arrays named by model inputs, optional ``labels``) or a ``.npy`` file."""
     p = Path(path)
+    count = check_limit(limit)
+    if p.is_dir():
+        return load_image_folder(p, preprocess=preprocess, limit=count)
+    if p.suffix.lower() in SPEC_SUFFIXES:
+        return load_data_spec(p, preprocess=preprocess, limit=count)
+    if IDX_NAME.search(p.name):
+        return load_idx(p, preprocess=preprocess, limit=count)
     head = _read_head(p)
+    if head.startswith(_ZIP_MAGICS + (_NPY_MAGIC,)) and preprocess is not None:
+        raise _error(
+            p,
+            "a preprocessing spec applies to images (a folder or an idx file), but an .npz/.npy holds "
+            "model inputs that are already preprocessed",
+            "drop the preprocess argument, or point at the raw images",
+        )
     if head.startswith(_ZIP_MAGICS):
         arrays = _load_npz(p)
     elif head.startswith(_NPY_MAGIC):
@@ -72,20 +87,24 @@ def load_dataset(path: str | Path) -> Dataset:
             "signature: truncated, corrupt or another format)",
             f"write it again with {_SAVE_HINT if npz else 'np.save(path, array)'}",
         )
+    elif head[:2] == b"\0\0" or head.startswith(_GZIP_MAGIC):
+        raise _error(
+            p,
+            "looks like an IDX or gzip file but its name does not say which kind",
+            "name it like MNIST (e.g. t10k-images-idx3-ubyte[.gz]) so the loader and the labels pairing know it",
+        )
     else:
         raise _error(
             p,
-            f"unsupported data file type '{p.suffix or '(no extension)'}'; expected an .npz or .npy file",
+            f"unsupported data file type '{p.suffix or '(no extension)'}'; expected {_FORMS}",
             f"save the samples with {_SAVE_HINT}",
         )
-    return _build(p, arrays)
+    return _build(p, arrays, count)
 
 
 def _read_head(p: Path) -> bytes:
     if not p.exists():
         raise _error(p, "no such file", "check the path (relative paths are from the current directory)")
-    if p.is_dir():
-        raise _error(p, "is a directory, not a data file", f"pass an .npz file saved with {_SAVE_HINT}")
     try:
         with p.open("rb") as f:
             head = f.read(8)
@@ -152,7 +171,7 @@ def _corrupt(p: Path, exc: BaseException, kind: str) -> DatasetError:
     )
 
 
-def _build(p: Path, arrays: dict[str, np.ndarray]) -> Dataset:
+def _build(p: Path, arrays: dict[str, np.ndarray], limit: int | None) -> Dataset:
     labels = arrays.pop(LABELS_KEY, None)
     if not arrays:
         raise _error(
@@ -200,9 +219,15 @@ def _build(p: Path, arrays: dict[str, np.ndarray]) -> Dataset:
     num = next(iter(counts.values()))
     if num == 0:
         raise _error(p, "holds 0 samples", "save at least one sample along axis 0")
+    for name, arr in arrays.items():
+        check_finite(p, name, arr)
+    keep = evenly_spaced(num, limit)
+    if keep.size < num:
+        arrays = {name: arr[keep] for name, arr in arrays.items()}
+        labels = None if labels is None else labels[keep]
     return Dataset(
         inputs=arrays,
         labels=None if labels is None else labels.astype(np.int64, copy=False),
         source=str(p),
-        num_samples=int(num),
+        num_samples=int(keep.size),
     )

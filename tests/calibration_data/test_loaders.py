@@ -131,7 +131,7 @@ def test_not_an_npy(tmp_path: Path) -> None:
 def test_unsupported_extension(tmp_path: Path) -> None:
     path = tmp_path / "data.csv"
     path.write_text("1,2,3\n")
-    _expect_error(path, "unsupported", ".csv")
+    _expect_error(path, "unsupported", ".csv", "folder of images", "data spec")
 
 
 def test_truncated_npz(tmp_path: Path) -> None:
@@ -249,3 +249,64 @@ def test_zero_samples(tmp_path: Path) -> None:
     path = tmp_path / "z.npz"
     np.savez(path, image=np.zeros((0, 1, 4, 4), dtype=np.float32), labels=np.zeros(0, dtype=np.int64))
     _expect_error(path, "0 samples")
+
+
+# --- non-finite values, limit, dispatch --------------------------------------------------------
+
+
+def test_nan_in_npz_is_refused_with_the_array_named(tmp_path: Path) -> None:
+    x = _images(6)
+    x[1, 0, 0, :3] = np.nan
+    path = tmp_path / "calib.npz"
+    np.savez(path, image=x, labels=np.arange(6))
+    _expect_error(path, "array 'image' holds 3 NaN values", "at index 1")
+
+
+def test_inf_in_npy_is_refused(tmp_path: Path) -> None:
+    x = _images(4).astype(np.float16)
+    x[3] = np.inf
+    path = tmp_path / "calib.npy"
+    np.save(path, x)
+    _expect_error(path, "the array holds 16 infinite values", "index 3")
+
+
+def test_limit_keeps_inputs_and_labels_aligned(tmp_path: Path) -> None:
+    x = _images(10)
+    path = tmp_path / "eval.npz"
+    np.savez(path, image=x, labels=np.arange(10) % 3)
+    ds = load_dataset(path, limit=5)
+    assert ds.num_samples == 5
+    np.testing.assert_array_equal(ds.inputs["image"], x[::2])
+    np.testing.assert_array_equal(ds.labels, (np.arange(10) % 3)[::2])
+    assert load_dataset(path, limit=50).num_samples == 10
+
+
+def test_bad_limit(tmp_path: Path) -> None:
+    path = tmp_path / "eval.npz"
+    np.savez(path, image=_images(2))
+    with pytest.raises(DatasetError, match="limit must be a positive whole number"):
+        load_dataset(path, limit=0)
+
+
+def test_preprocess_is_refused_for_already_preprocessed_arrays(tmp_path: Path) -> None:
+    path = tmp_path / "calib.npz"
+    np.savez(path, image=_images(2))
+    with pytest.raises(DatasetError, match="already preprocessed"):
+        load_dataset(path, preprocess={"resize": 8})
+
+
+def test_dispatch_to_folder_idx_and_spec(tmp_path: Path) -> None:
+    from .files import solid, write_idx, write_image
+
+    write_image(tmp_path / "imgs" / "a.png", solid(2, 2, (0, 0, 0)))
+    assert load_dataset(tmp_path / "imgs").inputs[""].shape == (1, 3, 2, 2)
+    write_idx(tmp_path / "x-images-idx3-ubyte.gz", np.zeros((2, 3, 3), dtype=np.uint8))
+    assert load_dataset(tmp_path / "x-images-idx3-ubyte.gz").inputs[""].shape == (2, 1, 3, 3)
+    (tmp_path / "spec.toml").write_text('source = "folder"\npath = "imgs"\ncolor_mode = "L"\n')
+    assert load_dataset(tmp_path / "spec.toml").inputs[""].shape == (1, 1, 2, 2)
+
+
+def test_npz_suffix_wins_over_an_idx_looking_head(tmp_path: Path) -> None:
+    path = tmp_path / "data.npz"
+    path.write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 40)
+    _expect_error(path, "not a valid .npz")
