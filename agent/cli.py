@@ -1,4 +1,4 @@
-"""``edgeprof-agent``: the on-device command (run the service; later install, doctor)."""
+"""``edgeprof-agent``: the on-device command (run the service, doctor, version)."""
 
 from __future__ import annotations
 
@@ -6,33 +6,72 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
 from agent import __version__
 from agent.errors import AgentError
+from agent.power import SENSORS
+from agent.readable_cli import ReadableTyper
 
-app = typer.Typer(
+if TYPE_CHECKING:
+    from targets import Catalog
+
+app = ReadableTyper(
+    error_prefix="edgeprof-agent",
     help="edgeprof's on-device agent: receives signed benchmark jobs over MQTT, measures latency, "
     "throughput, power and accuracy on this device, and reports results that survive restarts.",
     add_completion=False,
     no_args_is_help=True,
 )
 
+TARGETS_DIR_HELP = (
+    "A folder of your own profile .yaml files, added to the shipped ones (repeatable); a profile with "
+    "a shipped id replaces it. Also read from $EDGEPROF_TARGETS_DIR (folders separated by ':')."
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(_version_line())
+        raise typer.Exit()
+
+
+def _version_line() -> str:
+    return "edgeprof-agent %s (protocol %d)" % (__version__, _protocol_version())
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,
+        callback=_print_version,
+        help="Print the agent's version and protocol version, and exit.",
+    ),
+) -> None:
+    pass
+
 
 @app.command()
 def run(
     broker: str = typer.Option(
-        "mqtt://127.0.0.1:1883", help="MQTT broker URL: mqtt://[user:pass@]host[:port] or mqtts://..."
+        "mqtt://127.0.0.1:1883",
+        metavar="URL",
+        help="MQTT broker URL: mqtt://[user:pass@]host[:port] or mqtts://...",
     ),
-    device_id: str = typer.Option(None, help="This device's id in topics and results (default: local-<hostname>)."),
+    device_id: str = typer.Option(
+        None, metavar="ID", help="This device's id in topics and results (default: local-<hostname>)."
+    ),
     state_dir: Path = typer.Option(
         Path.home() / ".local" / "state" / "edgeprof-agent",
+        metavar="DIR",
         help="Where the agent keeps its outbox, queued jobs and artifact cache (survives reboots).",
     ),
     job_key_file: Optional[Path] = typer.Option(
-        None, help="Hex key shared with the host; jobs not signed with it are refused."
+        None, metavar="PATH", help="Hex key shared with the host; jobs not signed with it are refused."
     ),
     insecure_accept_unsigned: bool = typer.Option(
         False,
@@ -40,12 +79,19 @@ def run(
         help="Run jobs without checking signatures. Only for a broker nobody else can publish to.",
     ),
     power: Optional[str] = typer.Option(
-        None, help="Power source to use (ina3221, jtop, nvml, rapl, estimate) (default: best found)."
+        None,
+        metavar="NAME",
+        help="Power source to use: %s (default: the best one found)." % ", ".join(SENSORS),
     ),
-    target: str = typer.Option("", help="Target profile id this device matches (default: detected)."),
-    log_level: str = typer.Option("INFO", help="DEBUG, INFO, WARNING or ERROR."),
+    target: str = typer.Option(
+        "", metavar="ID", help="Target profile id this device matches (default: detected; see `doctor`)."
+    ),
+    targets_dir: Optional[List[Path]] = typer.Option(
+        None, "--targets-dir", envvar="EDGEPROF_TARGETS_DIR", metavar="DIR", help=TARGETS_DIR_HELP
+    ),
+    log_level: str = typer.Option("INFO", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR."),
     resend_interval: float = typer.Option(
-        10.0, help="Seconds between resends of results the host has not acknowledged yet."
+        10.0, metavar="SECONDS", help="Seconds between resends of results the host has not acknowledged yet."
     ),
     cancel_queued: bool = typer.Option(
         False,
@@ -72,7 +118,7 @@ def run(
         if power is not None:
             _check_power_name(power)
         if not target:
-            target = _detect_target()
+            target = detect_target(targets_dir)
         service = AgentService(
             broker,
             device_id or local_device_id(),
@@ -84,7 +130,7 @@ def run(
             cancel_queued=cancel_queued,
         )
     except AgentError as exc:
-        typer.echo("edgeprof-agent: %s" % exc, err=True)
+        typer.echo("edgeprof-agent: error: %s" % exc, err=True)
         raise typer.Exit(2) from None
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
     signal.signal(signal.SIGINT, lambda *_: service.stop())
@@ -96,23 +142,51 @@ def run(
 
 
 def _check_power_name(name: str) -> None:
-    from agent.power import SENSORS
-
     if name not in SENSORS:
         raise AgentError("--power %r is not a power source this agent knows: %s" % (name, ", ".join(sorted(SENSORS))))
 
 
-def _detect_target() -> str:
+def _load_catalog(
+    targets_dir: Optional[List[Path]], proc_root: Path = Path("/proc"), sysfs_root: Path = Path("/sys")
+) -> Catalog:
+    """Shipped profiles plus the user's folders, as ``edgeprof targets`` loads them; AgentError if one is bad."""
+    from targets import ProfileError, load_profiles
+
+    try:
+        catalog = load_profiles(
+            extra_dirs=targets_dir or [], include_env=False, proc_root=proc_root, sysfs_root=sysfs_root
+        )
+    except ProfileError as exc:
+        raise AgentError(str(exc)) from None
+    for note in catalog.notes:
+        typer.echo("edgeprof-agent: note: %s" % note, err=True)
+    return catalog
+
+
+def detect_target(
+    targets_dir: Optional[List[Path]] = None, sysfs_root: Path = Path("/sys"), proc_root: Path = Path("/proc")
+) -> str:
+    """The profile this device matches, or "" where none does or the shipped catalogue cannot be read.
+
+    Folders the user named are read first, outside the guard: a bad one is an AgentError, not a
+    silent miss.
+    """
+    profiles = _load_catalog(targets_dir, proc_root, sysfs_root) if targets_dir else None
     try:
         from agent.device_match import match_device
 
-        return match_device().profile_id or ""
+        if profiles is None:
+            profiles = _load_catalog(None, proc_root, sysfs_root)
+        return match_device(sysfs_root=sysfs_root, proc_root=proc_root, profiles=profiles).profile_id or ""
     except Exception:  # detection is a convenience; the profile can be given with --target
         return ""
 
 
 @app.command()
 def doctor(
+    targets_dir: Optional[List[Path]] = typer.Option(
+        None, "--targets-dir", envvar="EDGEPROF_TARGETS_DIR", metavar="DIR", help=TARGETS_DIR_HELP
+    ),
     sysfs_root: Path = typer.Option(Path("/sys"), hidden=True, help="Root of the sysfs tree (for tests)."),
     proc_root: Path = typer.Option(Path("/proc"), hidden=True, help="Root of the procfs tree (for tests)."),
 ) -> None:
@@ -121,7 +195,16 @@ def doctor(
     from agent.power import probe
     from agent.runtimes import installed_runtimes
 
-    match = match_device(sysfs_root=sysfs_root, proc_root=proc_root)
+    try:
+        profiles = _load_catalog(targets_dir, proc_root=proc_root, sysfs_root=sysfs_root)
+    except AgentError as exc:
+        typer.echo("edgeprof-agent: error: %s" % exc, err=True)
+        raise typer.Exit(1) from None
+    yours = [p for p in profiles.values() if p.origin == "user"]
+    if yours:
+        ids = ", ".join(p.id for p in yours)
+        typer.echo("profiles: %d shipped, %d of yours: %s" % (len(profiles) - len(yours), len(yours), ids))
+    match = match_device(sysfs_root=sysfs_root, proc_root=proc_root, profiles=profiles)
     for line in match.describe():
         typer.echo(line)
     runtimes = installed_runtimes()
@@ -136,7 +219,7 @@ def version() -> None:
     """Print the agent's version and the runtimes it finds."""
     from agent.runtimes import installed_runtimes
 
-    typer.echo("edgeprof-agent %s (protocol %d)" % (__version__, _protocol_version()))
+    typer.echo(_version_line())
     for name, ver in sorted(installed_runtimes().items()):
         typer.echo("  %s %s" % (name, ver))
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
+from agent.power import SENSORS
+from agent.readable_cli import ReadableTyper
 from pipeline import __version__
+from pipeline.console import make_console
 from pipeline.request import DEFAULT_PRECISIONS, DEFAULT_RUNTIMES
 
-app = typer.Typer(
+app = ReadableTyper(
+    error_prefix="edgeprof",
     help=(
         "edgeprof measures which build of your model (precision x runtime x batch size), on which device, "
         "serves the most inferences per joule within your accuracy and latency budget. It builds the "
@@ -40,16 +44,21 @@ if _t is not None:
     app.add_typer(_t, name="targets", help="List and show device profiles (targets/).")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"edgeprof {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs."),
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+    ),
 ) -> None:
     _state["debug"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if version:
-        typer.echo(f"edgeprof {__version__}")
-        raise typer.Exit()
     if sys.version_info < (3, 10):  # noqa: UP036 - the package installs on 3.8 for the agent
         typer.echo("edgeprof: the host side needs Python 3.10 or newer (the agent runs on 3.8+)", err=True)
         raise typer.Exit(2)
@@ -74,7 +83,7 @@ def _run(request: object) -> None:
     from pipeline.errors import PipelineError
     from pipeline.main_job import RunInterrupted, run_main_job
 
-    console = Console()
+    console = make_console()
     try:
         run_main_job(request, console)  # type: ignore[arg-type]
     except (PipelineError, AgentError) as exc:
@@ -95,6 +104,9 @@ def _run(request: object) -> None:
             typer.echo("edgeprof: interrupted before any job was sent to a device: nothing was measured", err=True)
         raise typer.Exit(130) from None
 
+
+#: The local agent's power sources, from the agent's own registry: a sensor added there is offered here.
+PowerSource = enum.Enum("PowerSource", {name: name for name in SENSORS}, type=str)
 
 _BROKER_HELP = "MQTT broker URL (mqtt://host:port, mqtts://…). Default: start an embedded broker on 127.0.0.1."
 _TARGETS_HELP = "Devices to measure on: 'local' (an agent started here) and/or device ids of running agents."
@@ -126,7 +138,9 @@ def make_app() -> Any:
 
 @app.command()
 def optimize(
-    model: Path = typer.Argument(..., help="The ONNX model to optimise (a classifier: outputs are logits)."),
+    model: Path = typer.Argument(
+        ..., metavar="MODEL", help="The ONNX model to optimise (a classifier: outputs are logits)."
+    ),
     calib: Path | None = typer.Option(
         None, help="Calibration data for INT8: .npz with one array per model input (or .npy for one input)."
     ),
@@ -135,11 +149,15 @@ def optimize(
         help="Evaluation data: .npz with arrays named by the model's inputs and an optional 'labels' array.",
     ),
     out: Path = typer.Option(Path("edgeprof-out"), help="Output folder: report.html, results.json, results.db."),
-    broker: str | None = typer.Option(None, help=_BROKER_HELP),
-    targets: str = typer.Option("local", help=_TARGETS_HELP),
-    batch: str = typer.Option("1,8", help="Batch sizes to sweep, comma-separated."),
-    precisions: str = typer.Option(",".join(DEFAULT_PRECISIONS), help="Precisions to build, comma-separated."),
-    runtimes: str = typer.Option(",".join(DEFAULT_RUNTIMES), help="Runtimes to build for, comma-separated."),
+    broker: str | None = typer.Option(None, metavar="URL", help=_BROKER_HELP),
+    targets: str = typer.Option("local", metavar="IDS", help=_TARGETS_HELP),
+    batch: str = typer.Option("1,8", metavar="SIZES", help="Batch sizes to sweep, comma-separated."),
+    precisions: str = typer.Option(
+        ",".join(DEFAULT_PRECISIONS), metavar="NAMES", help="Precisions to build, comma-separated."
+    ),
+    runtimes: str = typer.Option(
+        ",".join(DEFAULT_RUNTIMES), metavar="NAMES", help="Runtimes to build for, comma-separated."
+    ),
     sla_p99_ms: float | None = typer.Option(
         None, help="Latency budget: p99 per query in ms; slower builds are off the front."
     ),
@@ -154,7 +172,11 @@ def optimize(
     ),
     serve_host: str = typer.Option("127.0.0.1", help="Address the artifact server binds (0.0.0.0 for remote devices)."),
     advertise_host: str | None = typer.Option(None, help="Host name devices use to reach the artifact server."),
-    power: str | None = typer.Option(None, help="Power source for the local agent (default: best found)."),
+    power: PowerSource | None = typer.Option(
+        None,
+        metavar="NAME",
+        help=f"Power source for the local agent: {', '.join(SENSORS)} (default: the best one found).",
+    ),
 ) -> None:
     """Build variants of MODEL, measure them on the target devices, and write a ranked report."""
     from pipeline.request import RunRequest
@@ -177,7 +199,7 @@ def optimize(
             job_key_file=job_key_file,
             serve_host=serve_host,
             advertise_host=advertise_host,
-            power=power,
+            power=power.value if power is not None else None,
         )
     )
 
@@ -207,8 +229,10 @@ def demo(
 
 @app.command()
 def report(
-    out: Path = typer.Argument(Path("edgeprof-out"), help="An output folder written by optimize or demo."),
-    run_id: str | None = typer.Option(None, help="Which run (default: the latest)."),
+    out: Path = typer.Argument(
+        Path("edgeprof-out"), metavar="OUT", help="An output folder written by optimize or demo."
+    ),
+    run_id: str | None = typer.Option(None, metavar="ID", help="Which run (default: the latest)."),
 ) -> None:
     """Rebuild report.html and results.json from the results database, and print the table."""
     from pipeline.export import write_outputs
@@ -233,14 +257,16 @@ def report(
         except KeyError:
             typer.echo(f"edgeprof: error: no run {run!r} in {db_path}", err=True)
             raise typer.Exit(1) from None
-        write_outputs(out, summary, Console())
+        write_outputs(out, summary, make_console())
     finally:
         db.close()
 
 
 @app.command()
 def keygen(
-    path: Path = typer.Argument(Path.home() / ".config" / "edgeprof" / "job.key", help="Where to write the key."),
+    path: Path = typer.Argument(
+        Path.home() / ".config" / "edgeprof" / "job.key", metavar="PATH", help="Where to write the key."
+    ),
     force: bool = typer.Option(
         False, "--force", help="Overwrite an existing key (agents holding the old one will refuse jobs)."
     ),

@@ -4,7 +4,12 @@ Mounted by ``pipeline.cli`` as a sub-command group. Profiles come from the catal
 ``targets/`` merged with the user's folders (``--targets-dir``, repeatable, or
 ``$EDGEPROF_TARGETS_DIR``); a user profile with a shipped id replaces it, and a note says so.
 Exit codes: 0 fine, 1 a malformed profile (the message names the file, field and expected form),
-2 an unknown target id (the message lists the known ones).
+2 an unknown target id (the message lists the known ones). Errors and notes go to stderr, one line
+each, as ``edgeprof: error: ...`` and ``edgeprof: note: ...``.
+
+``ls`` never cuts an id, the one thing a user copies: the id column does not wrap, the others wrap
+between words to fit the console, and a console too narrow for that gets one block per profile
+instead. Through a pipe the console is as wide as the table (:func:`pipeline.console.make_console`).
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agent.readable_cli import ReadableTyper
+from pipeline.console import make_console
 from targets import Catalog, Figure, ProfileError, TargetProfile, UnknownTargetError, load_profiles
 
-app = typer.Typer(
+app = ReadableTyper(
+    error_prefix="edgeprof",
     help="Device profiles: runtimes, peak compute, memory bandwidth, power modes, rails and prices, "
     "each figure with its source or marked as an estimate.",
     no_args_is_help=True,
@@ -35,15 +43,19 @@ _PEAK_ORDER = ("int8", "fp8", "fp16", "bf16", "fp32")
 
 def load_catalog(targets_dir: list[Path] | None) -> Catalog:
     """The catalogue for a command, or exit 1 with the profile error (no traceback)."""
-    err = Console(stderr=True)
     try:
         catalog = load_profiles(extra_dirs=targets_dir or [], include_env=False)
     except ProfileError as exc:
-        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        _say_err(f"edgeprof: error: {exc}")
         raise typer.Exit(1) from None
     for note in catalog.notes:
-        err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+        _say_err(f"edgeprof: note: {note}")
     return catalog
+
+
+def _say_err(line: str) -> None:
+    """One unwrapped line on stderr."""
+    make_console(stderr=True).print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _fig(fig: Figure | None) -> str:
@@ -87,7 +99,7 @@ def _price(profile: TargetProfile) -> str:
 @app.command("ls")
 def ls_command(
     targets_dir: list[Path] | None = typer.Option(
-        None, "--targets-dir", envvar="EDGEPROF_TARGETS_DIR", help=TARGETS_DIR_HELP
+        None, "--targets-dir", envvar="EDGEPROF_TARGETS_DIR", metavar="DIR", help=TARGETS_DIR_HELP
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the profiles as JSON instead of a table."),
 ) -> None:
@@ -96,32 +108,97 @@ def ls_command(
     if as_json:
         typer.echo(json.dumps([p.to_dict() for p in catalog.values()], indent=2))
         return
+    out = make_console()
+    table = _profiles_table(catalog, out.width)
+    if table is None:
+        _print_blocks(out, catalog)  # too narrow for a table that cuts nothing
+    else:
+        out.print(table)
+    for line in _packed(LEGEND, out.width):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+LEGEND = (
+    "~ estimate (no source)",
+    "* sparse peak",
+    "Est.: figures without a source",
+    "sum of N: no total rail, N rails summed",
+    "`edgeprof targets show ID` gives each figure's source",
+)
+_COLUMNS = ("Kind", "Peak (default mode)", "Memory BW", "Power (modes)", "Total rail", "Price", "Est.")
+
+
+def _cells(p: TargetProfile) -> list[str]:
+    """The row of one profile, after its id, in the order of ``_COLUMNS``."""
+    return [p.kind, _headline(p), _fig(p.memory_bandwidth()), _power(p), _total(p), _price(p), str(len(p.estimates()))]
+
+
+def _profiles_table(catalog: Catalog, width: int) -> Table | None:
+    """One row per profile in ``width`` columns, or None where that is too narrow.
+
+    The id column is as wide as the longest id. The others wrap between words, are never narrower
+    than their longest word and share what is left: nothing is cut, mid-word or at the right edge.
+    """
     with_origin = any(p.origin != "shipped" for p in catalog.values())
-    table = Table(
-        title=f"Target profiles ({len(catalog)})",
-        caption="~ estimate (no source) · * sparse peak · Est.: figures without a source · "
-        "sum of N: no total rail, N rails summed · `edgeprof targets show ID` gives each figure's source",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, 1, 0, 0),
-    )
-    table.add_column("ID", no_wrap=True)
-    for column in ("Kind", "Peak (default mode)", "Memory BW", "Power (modes)", "Total rail", "Price", "Est."):
-        table.add_column(column, no_wrap=True)
-    if with_origin:
-        table.add_column("Origin")
+    headers = ("ID",) + _COLUMNS + (("Origin",) if with_origin else ())
+    rows = [[p.id, *_cells(p), *([p.origin] if with_origin else [])] for p in catalog.values()]
+    texts = [[header] + [row[i] for row in rows] for i, header in enumerate(headers)]
+    longest_line = [max(len(line) for text in column for line in text.splitlines() or [""]) for column in texts]
+    longest_word = [max(len(word) for text in column for word in text.split()) for column in texts]
+    longest_word[0] = longest_line[0]  # ids never wrap
+    # Outside the cells: the box's blank edge on each side, and between two columns its blank
+    # separator and one space of padding.
+    widths = _share(longest_word, longest_line, width - 2 - 2 * (len(headers) - 1))
+    if widths is None:
+        return None
+    table = Table(title=f"Target profiles ({len(catalog)})", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("ID", no_wrap=True, width=widths[0])
+    for header, column_width in zip(headers[1:], widths[1:], strict=True):
+        table.add_column(header, overflow="fold", width=column_width)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _share(least: list[int], most: list[int], available: int) -> list[int] | None:
+    """Column widths between ``least`` and ``most`` that fill ``available``; None if ``least`` does not fit."""
+    widths = list(least)
+    spare = available - sum(widths)
+    if spare < 0:
+        return None
+    while spare > 0 and any(w < m for w, m in zip(widths, most, strict=True)):
+        for i, (w, m) in enumerate(zip(widths, most, strict=True)):
+            if w < m and spare > 0:
+                widths[i] += 1
+                spare -= 1
+    return widths
+
+
+def _print_blocks(out: Console, catalog: Catalog) -> None:
+    """The narrow layout: each id on its own line, its figures on the next (the terminal wraps them)."""
     for p in catalog.values():
-        row = [p.id, p.kind, _headline(p), _fig(p.memory_bandwidth()), _power(p), _total(p), _price(p)]
-        row.append(str(len(p.estimates())))
-        table.add_row(*(row + [p.origin] if with_origin else row))
-    Console().print(table)
+        figures = "; ".join(f"{name.lower()}: {value}" for name, value in zip(_COLUMNS, _cells(p), strict=True))
+        origin = "" if p.origin == "shipped" else f"; origin: {p.origin}"
+        out.print(p.id, highlight=False, markup=False, soft_wrap=True)
+        out.print(f"  {figures.replace(chr(10), ', ')}{origin}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _packed(items: tuple[str, ...], width: int) -> list[str]:
+    """Items joined by `` · `` into lines of at most ``width``, never splitting an item."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 3 + len(item) <= width:
+            lines[-1] += " · " + item
+        else:
+            lines.append(item)
+    return lines
 
 
 @app.command("show")
 def show_command(
     target_id: str = typer.Argument(..., metavar="ID", help="A profile id, as listed by `edgeprof targets ls`."),
     targets_dir: list[Path] | None = typer.Option(
-        None, "--targets-dir", envvar="EDGEPROF_TARGETS_DIR", help=TARGETS_DIR_HELP
+        None, "--targets-dir", envvar="EDGEPROF_TARGETS_DIR", metavar="DIR", help=TARGETS_DIR_HELP
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the profile as JSON."),
 ) -> None:
@@ -130,12 +207,12 @@ def show_command(
     try:
         profile = catalog.require(target_id)
     except UnknownTargetError as exc:
-        Console(stderr=True).print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        _say_err(f"edgeprof: error: {exc}")
         raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps(profile.to_dict(), indent=2))
         return
-    print_profile(Console(highlight=False), profile)
+    print_profile(make_console(highlight=False), profile)
 
 
 def print_profile(out: Console, p: TargetProfile) -> None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -97,3 +101,62 @@ def test_malformed_user_profile_exits_1_naming_file_and_field(runner, tmp_path):
     assert str(path) in result.stderr
     assert "field 'kind': expected one of jetson" in result.stderr
     assert "Traceback" not in result.output
+
+
+def _shipped_ids() -> list[str]:
+    ids = [yaml.safe_load(path.read_text(encoding="utf-8"))["id"] for path in sorted(SHIPPED_DIR.glob("*.yaml"))]
+    assert len(ids) == 15
+    return ids
+
+
+def _whole(pid: str, text: str) -> bool:
+    """``pid`` appears in ``text`` as a whole word, not cut (``jetson-orin-na…``) nor split across lines."""
+    return re.search(rf"(^|\s){re.escape(pid)}(\s|$)", text, re.MULTILINE) is not None
+
+
+def test_ls_through_a_pipe_keeps_every_id_whole() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "EDGEPROF_TARGETS_DIR")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "targets", "ls"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    for pid in _shipped_ids():  # `edgeprof targets ls | grep ID` finds the whole id on its row
+        rows = [line for line in proc.stdout.splitlines() if pid in line]
+        assert rows and _whole(pid, rows[0]), f"{pid!r} is cut:\n{proc.stdout}"
+    assert "…" not in proc.stdout and "\x1b[" not in proc.stdout
+    legend = [line for line in proc.stdout.splitlines() if "~ estimate (no source)" in line]
+    assert legend and "`edgeprof targets show ID` gives each figure's source" in legend[0]
+
+
+@pytest.mark.parametrize("with_user_profile", [False, True])
+def test_ls_fits_120_columns_cutting_nothing(runner, tmp_path, with_user_profile) -> None:  # type: ignore[no-untyped-def]
+    args = ["ls"]
+    if with_user_profile:  # adds the Origin column
+        args += ["--targets-dir", str(_user_profile(tmp_path / "mine", id="jetson-nano-4gb-on-our-carrier").parent)]
+    result = runner.invoke(app, args, env={**WIDE, "COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    header = next(line for line in lines if line.lstrip().startswith("ID "))
+    assert header.rstrip().endswith("Origin" if with_user_profile else "Est.")  # no column dropped
+    ids = _shipped_ids() + (["jetson-nano-4gb-on-our-carrier"] if with_user_profile else [])
+    assert [pid for pid in ids if not _whole(pid, result.stdout)] == []
+    assert "…" not in result.stdout
+
+
+@pytest.mark.parametrize("columns", [100, 80, 40])
+def test_ls_in_a_narrow_console_never_cuts_an_id(runner, columns) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["ls"], env={**WIDE, "COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    assert [pid for pid in _shipped_ids() if not _whole(pid, result.stdout)] == []
+    assert "…" not in result.stdout
+
+
+def test_errors_and_notes_carry_the_prefix(runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    unknown = runner.invoke(app, ["show", "nope"], env=WIDE)
+    assert unknown.stderr.startswith("edgeprof: error: unknown target 'nope'")
+    path = _user_profile(tmp_path / "mine")
+    noted = runner.invoke(app, ["ls", "--targets-dir", str(path.parent)], env=WIDE)
+    assert noted.stderr.startswith(f"edgeprof: note: {path}: user profile 'jetson-nano-4gb' overrides")
+    bad = runner.invoke(app, ["ls", "--targets-dir", str(tmp_path / "missing")], env=WIDE)
+    assert bad.exit_code == 1 and bad.stderr.startswith(f"edgeprof: error: {tmp_path / 'missing'}: ")

@@ -1,0 +1,45 @@
+"""The `edgeprof` app itself: `--version`, the `--power` choices, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from agent.power import SENSORS
+from pipeline import __version__
+from pipeline.cli import PowerSource, app
+
+WIDE = {"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
+
+
+def test_version_needs_no_command() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"edgeprof {__version__}"
+
+
+def test_power_choices_come_from_the_agents_sensor_registry() -> None:
+    assert [member.value for member in PowerSource] == list(SENSORS)
+    text = " ".join(CliRunner().invoke(app, ["optimize", "--help"], env=WIDE).stdout.split())
+    assert f"--power NAME Power source for the local agent: {', '.join(SENSORS)}" in text
+
+
+def test_an_unknown_power_source_is_refused_naming_the_known_ones(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["optimize", "m.onnx", "--out", str(out), "--power", "solar"])
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgeprof: error: "), result.stderr
+    assert "'solar'" in lines[0] and all(name in lines[0] for name in SENSORS)
+    assert not out.exists()
+
+
+def test_targets_errors_carry_the_prefix() -> None:
+    result = CliRunner().invoke(app, ["targets", "show", "nope"], env={"EDGEPROF_TARGETS_DIR": ""})
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgeprof: error: unknown target 'nope'"), result.stderr
