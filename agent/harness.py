@@ -9,7 +9,6 @@ Only the runtime call sits between the clock reads: inputs are prepared before t
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -19,6 +18,7 @@ import numpy as np
 from agent import conditions
 from agent.errors import InferenceError, SensorError
 from agent.protocol import AccuracyReport, LatencyStats, Measurement, PowerReport
+from agent.quality import output_quality
 from agent.runtimes.base import Runtime
 
 #: How many distinct batches are prepared for the timed loop (cycled), so that caches do not see
@@ -221,22 +221,5 @@ def evaluate_accuracy(runtime: Runtime, data: EvalSet, batch_size: int, max_samp
         # nothing else; only the first ``size`` outputs are scored
         out = runtime.infer(data.batch(start, batch_size))[0][:size]
         outputs.append(np.asarray(out, dtype=np.float64).reshape(size, -1))
-    logits = np.concatenate(outputs, axis=0)
-    predicted = logits.argmax(axis=1)
-    top1 = None
-    if data.labels is not None:
-        top1 = float((predicted == data.labels[:n].astype(np.int64)).mean())
-    agreement = None
-    cosine = None
-    if data.reference is not None:
-        ref = np.asarray(data.reference[:n], dtype=np.float64).reshape(n, -1)
-        if ref.shape == logits.shape:
-            agreement = float((ref.argmax(axis=1) == predicted).mean())
-            num = (ref * logits).sum(axis=1)
-            den = np.linalg.norm(ref, axis=1) * np.linalg.norm(logits, axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cos = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
-            cosine = float(cos.mean())
-            if math.isnan(cosine):
-                cosine = None
-    return AccuracyReport(samples=n, top1=top1, agreement=agreement, cosine=cosine)
+    figures = output_quality(np.concatenate(outputs, axis=0), data.labels, data.reference)
+    return AccuracyReport(samples=n, **figures)

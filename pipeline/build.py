@@ -120,6 +120,7 @@ class VariantBuilder:
                 labels=self.ctx.labels,
                 reference=self.ctx.reference,
                 max_accuracy_loss=self.ctx.max_accuracy_loss,
+                metric=self.ctx.metric,
             )
             result = pass_obj.apply(inputs, out_dir, ctx)
             stored = self.store.put_build(result.kind, dict(result.files), dict(result.settings))

@@ -24,6 +24,7 @@ def build_variants(
     plan: Plan,
     inputs: PreparedInputs,
     reference: np.ndarray | None,
+    metric: str,
     max_accuracy_loss: float | None,
     store: ArtifactStore,
     console: Console,
@@ -34,6 +35,7 @@ def build_variants(
         labels=inputs.eval.labels if inputs.eval else None,
         reference=reference,
         max_accuracy_loss=max_accuracy_loss,
+        metric=metric,
     )
     builder = VariantBuilder(store, ctx)
     source = builder.source(inputs.model.path)

@@ -121,6 +121,12 @@ def _catalog_help() -> dict[str, str]:
     runtimes = "; ".join(f"{name}: {cls.summary}" if cls.summary else name for name, cls in catalog.runtimes.items())
     return {
         "precisions": f"Precisions to build, comma-separated: {', '.join(catalog.precisions())}.",
+        "prune": "Pruning axis, comma-separated: none, "
+        + ", ".join(
+            f"{name}=AMOUNT ({cls.summary})" if cls.prune_amount else f"{name} ({cls.summary})"
+            for name, cls in catalog.prune_passes().items()
+        )
+        + "; each is built at every precision.",
         "runtimes": f"Runtimes to build for, comma-separated: {runtimes}.",
     }
 
@@ -158,6 +164,19 @@ def optimize(
     runtimes: str = typer.Option(
         ",".join(DEFAULT_RUNTIMES), metavar="NAMES", help="Runtimes to build for, comma-separated."
     ),
+    prune: str = typer.Option(
+        "none",
+        metavar="PRUNINGS",
+        help="Pruning axis, comma-separated: none, channels=RATIO (structured: fewer FLOPs), magnitude=SPARSITY "
+        "(unstructured zeros), 2to4 (2:4, what TensorRT's sparse kernels use); each is built at every precision.",
+    ),
+    metric: str = typer.Option(
+        "auto",
+        metavar="NAME",
+        help="What accuracy loss measures: top1 (against the labels), agreement (top-1 agreement with the FP32 "
+        "outputs), cosine (to the FP32 outputs; for embeddings), or auto: top1 with labels, else cosine for "
+        "unit-norm outputs, else agreement.",
+    ),
     sla_p99_ms: float | None = typer.Option(
         None, help="Latency budget: p99 per query in ms; slower builds are off the front."
     ),
@@ -192,6 +211,8 @@ def optimize(
             batch_sizes=tuple(_csv_ints(batch, "--batch")),
             precisions=tuple(_csv(precisions)),
             runtimes=tuple(_csv(runtimes)),
+            prune=tuple(_csv(prune) or ["none"]),
+            metric=metric,
             sla_p99_ms=sla_p99_ms,
             max_accuracy_loss=max_accuracy_loss,
             min_duration_s=min_duration,

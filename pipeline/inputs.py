@@ -14,6 +14,7 @@ from agent.protocol import check_device_id
 from calibration_data.loaders import Dataset
 from pipeline.errors import InputError
 from pipeline.model_check import ModelInfo, inspect_model, load_bound_dataset
+from pipeline.record import METRICS
 from pipeline.request import RunRequest
 
 
@@ -33,6 +34,8 @@ def prepare_inputs(request: RunRequest) -> PreparedInputs:
     evals = load_bound_dataset(request.eval, model, "--eval") if request.eval else None
     if evals is not None:
         _check_classifier(model, evals, request.eval)
+        if request.metric == "top1" and evals.labels is None:
+            raise InputError(f"--metric top1 needs labels: --eval {request.eval} has no 'labels' array")
     return PreparedInputs(model, calib, evals)
 
 
@@ -41,6 +44,8 @@ def check_options(request: RunRequest) -> None:
         raise InputError("--batch needs positive integers, for example --batch 1,8")
     if request.sla_p99_ms is not None and not request.sla_p99_ms > 0:
         raise InputError(f"--sla-p99-ms must be a positive number of milliseconds, not {request.sla_p99_ms}")
+    if request.metric not in ("auto", *METRICS):
+        raise InputError(f"--metric {request.metric}: choose auto, {', '.join(METRICS)}")
     if request.max_accuracy_loss is not None and not 0 <= request.max_accuracy_loss < 1:
         raise InputError(
             f"--max-accuracy-loss is an absolute fraction in [0, 1) (0.01 = 1 percentage point), "
@@ -97,12 +102,17 @@ def _check_batch_axis(model: ModelInfo, batch_sizes: tuple[int, ...]) -> None:
 
 
 def _check_classifier(model: ModelInfo, data: Dataset, path: Path | None) -> None:
+    """Labels are scored by top-1, which needs [batch, classes] outputs; without labels any output is
+    compared with the FP32 outputs (agreement, or cosine for embeddings)."""
+    if data.labels is None:
+        return
     out = model.outputs[0] if model.outputs else None
     if out is None or len(out.shape) != 2:
         shape = f"[{', '.join(map(str, out.shape))}]" if out is not None else "none"
         raise InputError(
-            f"accuracy is measured on classifiers: the model's first output must be [batch, classes] "
-            f"logits, but it is {shape}; leave out --eval to measure speed and power only"
+            f"--eval {path} has labels, which are scored by top-1 and need [batch, classes] logits, but the "
+            f"model's first output is {shape}: drop the 'labels' array to measure fidelity to the FP32 outputs "
+            "(cosine), or leave out --eval to measure speed and power only"
         )
     classes = out.shape[1]
     if data.labels is not None and isinstance(classes, int) and len(data.labels) and data.labels.max() >= classes:

@@ -33,7 +33,7 @@ from pipeline.export import write_outputs
 from pipeline.inputs import PreparedInputs, prepare_inputs
 from pipeline.jobs import make_jobs
 from pipeline.plan import Plan, Skipped, plan_variants
-from pipeline.reference import host_reference, host_top1, pack_eval
+from pipeline.reference import host_reference, host_top1, pack_eval, resolve_metric
 from pipeline.request import RunRequest
 from pipeline.results_db import ResultsDB
 from pipeline.run_summary import run_meta, summary_for_run
@@ -55,7 +55,9 @@ def new_run_id() -> str:
 
 def plan_request(request: RunRequest, inputs: PreparedInputs) -> Plan:
     """The plan for ``request``; InputError when a planned build needs data the user did not give."""
-    plan = plan_variants(request.precisions, request.runtimes, runtime_options=request.runtime_options)
+    plan = plan_variants(
+        request.precisions, request.runtimes, runtime_options=request.runtime_options, prune=request.prune
+    )
     if inputs.calib is None and plan.needs_calibration:
         names = ", ".join(v.id for v in plan.needs_calibration)
         raise InputError(
@@ -99,7 +101,10 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
             reference = host_reference(inputs.model.path, inputs.eval)
             top1 = host_top1(reference, inputs.eval)
             eval_ref = pack_eval(store, inputs.eval, reference)
-        built, build_failures = build_variants(plan, inputs, reference, request.max_accuracy_loss, store, console)
+        metric = resolve_metric(request.metric, inputs.eval, reference)
+        built, build_failures = build_variants(
+            plan, inputs, reference, metric, request.max_accuracy_loss, store, console
+        )
         server = ArtifactServer(store, bind=request.serve_host, advertise=request.advertise_host).start()
         stack.callback(server.stop)
 
@@ -108,7 +113,7 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
         assignments, skipped = assign(built, devices, profile_runtime_names())
         _print_skipped(skipped, console)
         run_id = new_run_id()
-        db.add_run(run_id, inputs.model.sha256, run_meta(request, inputs, built, top1, build_failures, skipped))
+        db.add_run(run_id, inputs.model.sha256, run_meta(request, inputs, built, top1, build_failures, skipped, metric))
         jobs = make_jobs(request, run_id, assignments, eval_ref, server, key)
         db.add_jobs(jobs)  # results are accepted only for jobs this host issued
         for job in jobs:

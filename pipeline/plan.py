@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pydantic
+
 from pipeline.errors import InputError
 
 if TYPE_CHECKING:
@@ -133,8 +135,9 @@ def parse_prune(text: str, catalog: Catalog) -> Prune:
             raise InputError(f"--prune {text}: the amount must be a number, e.g. {name}=0.3") from None
     try:
         cls(config)
-    except ValueError as exc:
-        raise InputError(f"--prune {text}: {str(exc).splitlines()[-1].strip()}") from None
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))} {e['msg'].lower()}" for e in exc.errors())
+        raise InputError(f"--prune {text}: {problems}") from None
     return Prune(f"{name}{amount}", PassStep(cls.name, config), cls.sparsity)
 
 

@@ -22,6 +22,9 @@ from agent.protocol import AgentStatus, BenchmarkResult, LatencyStats, PowerRepo
 REFERENCE_ON_DEVICE = "fp32 measured on {device}"
 REFERENCE_ON_HOST = "fp32 computed on the host with ONNX Runtime CPU"
 REFERENCE_FIDELITY = "fp32 outputs (no labels): loss is 1 - top-1 agreement"
+REFERENCE_COSINE = "fp32 outputs: loss is 1 - mean cosine similarity (embedding outputs)"
+#: The quality metrics a run can judge builds by (``--metric``); "auto" is resolved before ranking.
+METRICS = ("top1", "agreement", "cosine")
 NO_ACCURACY_NOTE = "accuracy not measured (no evaluation data)"
 HOST_REFERENCE_NOTE = "reference accuracy is the host's FP32 figure: no FP32 variant was measured on this device"
 
@@ -32,7 +35,8 @@ class Accuracy:
 
     ``loss`` is absolute, as a fraction (0.01 = 1 percentage point). ``loss_kind`` says what it is:
     ``"top1"`` = reference top-1 − top-1 against labels; ``"fidelity"`` = 1 − top-1 agreement with
-    the FP32 outputs (the evaluation set has no labels); None when neither could be computed.
+    the FP32 outputs (the evaluation set has no labels); ``"cosine"`` = 1 − mean cosine similarity
+    to the FP32 outputs (embeddings); None when it could not be computed.
     """
 
     top1: float | None
@@ -46,7 +50,8 @@ class Accuracy:
 
     @property
     def is_fidelity(self) -> bool:
-        return self.loss_kind == "fidelity"
+        """True when the loss compares with the FP32 outputs (agreement or cosine), not with labels."""
+        return self.loss_kind in ("fidelity", "cosine")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,11 +131,14 @@ def build_records(
     artifacts: Mapping[str, Mapping[str, Any]],
     devices: Mapping[str, AgentStatus],
     host_top1: float | None,
+    metric: str = "top1",
 ) -> tuple[list[Record], list[Failure]]:
     """Records for every measurement of the ``ok`` results; one :class:`Failure` per failed result.
 
     ``artifacts`` maps variant id to ``{"sha256", "size_bytes", "kind"}`` (the store's view of the
-    build); ``host_top1`` is the FP32 top-1 computed on the host, the reference of last resort.
+    build); ``host_top1`` is the FP32 top-1 computed on the host, the reference of last resort;
+    ``metric`` (:data:`METRICS`) is what the loss measures: top-1 against labels (falling back to
+    agreement where there are none), agreement, or cosine.
     """
     latest, repeats = _latest_ok(results)
     device_ref = _reference_top1(list(latest.values()))
@@ -142,7 +150,7 @@ def build_records(
             continue
         if latest[(r.variant_id, r.device_id)] is not r:
             continue
-        accuracy, acc_notes = _accuracy(r, device_ref, host_top1)
+        accuracy, acc_notes = _accuracy(r, device_ref, host_top1, metric)
         env_notes = [str(n) for n in r.environment.get("notes", [])]
         count = repeats[(r.variant_id, r.device_id)]
         if count > 1:
@@ -211,7 +219,7 @@ def _reference_top1(results: Sequence[BenchmarkResult]) -> dict[tuple[str, str],
 
 
 def _accuracy(
-    result: BenchmarkResult, device_ref: Mapping[tuple[str, str], float], host_top1: float | None
+    result: BenchmarkResult, device_ref: Mapping[tuple[str, str], float], host_top1: float | None, metric: str
 ) -> tuple[Accuracy | None, list[str]]:
     """The reference, in order: FP32 on this device and runtime, FP32 on this device with another
     runtime, the host's FP32 figure. Without labels, the loss is fidelity to the FP32 outputs."""
@@ -230,7 +238,10 @@ def _accuracy(
         reference_top1, reference = host_top1, REFERENCE_ON_HOST
         notes.append(HOST_REFERENCE_NOTE)
     loss, loss_kind = None, None
-    if acc.top1 is not None and reference_top1 is not None:
+    if metric == "cosine":
+        if acc.cosine is not None:
+            loss, loss_kind, reference = 1.0 - acc.cosine, "cosine", REFERENCE_COSINE
+    elif metric == "top1" and acc.top1 is not None and reference_top1 is not None:
         loss, loss_kind = reference_top1 - acc.top1, "top1"
     elif acc.agreement is not None:
         loss, loss_kind = 1.0 - acc.agreement, "fidelity"

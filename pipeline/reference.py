@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from agent.protocol import eval_data
+from agent.quality import looks_like_embedding
 from calibration_data.loaders import Dataset
 from pipeline.store import ArtifactStore, StoredArtifact
 
@@ -39,6 +40,19 @@ def host_top1(reference: np.ndarray, data: Dataset) -> float | None:
     if data.labels is None:
         return None
     return float((reference.argmax(axis=1) == data.labels).mean())
+
+
+def resolve_metric(asked: str, data: Dataset | None, reference: np.ndarray | None) -> str:
+    """The metric accuracy loss measures: ``asked`` unless "auto"; then top-1 where there are labels,
+    cosine where the FP32 outputs look like embeddings (unit-norm rows, or not [samples, classes]),
+    top-1 agreement otherwise."""
+    if asked != "auto":
+        return asked
+    if data is not None and data.labels is not None:
+        return "top1"
+    if reference is not None and (reference.ndim != 2 or looks_like_embedding(reference)):
+        return "cosine"
+    return "agreement"
 
 
 def pack_eval(store: ArtifactStore, data: Dataset, reference: np.ndarray) -> StoredArtifact:

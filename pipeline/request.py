@@ -34,6 +34,8 @@ class RunRequest:
     advertise_host: str | None = None
     power: str | None = None  # the local agent's power source; None = best found
     runtime_options: dict[str, dict[str, object]] = field(default_factory=dict)  # runtime -> options
+    prune: tuple[str, ...] = ("none",)  # the pruning axis: none, channels=0.3, magnitude=0.5, 2to4
+    metric: str = "auto"  # what accuracy loss measures: auto, top1, agreement, cosine
 
     @property
     def local(self) -> bool:

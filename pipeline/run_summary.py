@@ -27,6 +27,7 @@ def run_meta(
     host_top1: float | None,
     build_failures: Sequence[Failure],
     skipped: Sequence[Skipped],
+    metric: str,
 ) -> dict[str, Any]:
     """What the database keeps about a run besides its jobs and results (JSON-serialisable)."""
     evals = inputs.eval
@@ -48,6 +49,7 @@ def run_meta(
             for b in built
         },
         "host_top1": host_top1,
+        "metric": metric,
         "sla_p99_ms": request.sla_p99_ms,
         "max_accuracy_loss": request.max_accuracy_loss,
         "failed": [asdict(f) for f in build_failures]
@@ -105,4 +107,5 @@ def summary_for_run(
         unfinished=unfinished,
         sla_p99_ms=meta.get("sla_p99_ms"),
         max_accuracy_loss=meta.get("max_accuracy_loss"),
+        metric=meta.get("metric", "top1"),
     )

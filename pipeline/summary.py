@@ -82,6 +82,7 @@ def summarize(
     sla_p99_ms: float | None,
     max_accuracy_loss: float | None,
     created_at: str | None = None,
+    metric: str = "top1",
 ) -> RunSummary:
     """Records from ``results``, ranked under the default objectives within the constraints.
 
@@ -89,7 +90,7 @@ def summarize(
     the variants that failed on the host, listed before those that failed on a device;
     ``max_accuracy_loss`` is absolute (0.01 = 1 percentage point). ``created_at`` defaults to now.
     """
-    records, device_failures = build_records(results, artifacts, devices, host_top1)
+    records, device_failures = build_records(results, artifacts, devices, host_top1, metric)
     return summarize_records(
         records,
         run_id=run_id,

@@ -43,6 +43,7 @@ def test_host_side_uses_only_the_agents_public_modules() -> None:
         "agent.durable_sqlite",
         "agent.mqtt_client",
         "agent.runtimes",
+        "agent.quality",  # one scoring of outputs on both sides
         "agent.readable_cli",  # both commands' help and usage-error conventions
     }
     offenders = []

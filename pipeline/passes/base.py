@@ -60,6 +60,9 @@ class PassContext:
     """The FP32 model's first output on ``evaluation`` (the fidelity reference)."""
     max_accuracy_loss: float | None = None
     """The user's accuracy budget, absolute (0.01 = 1 point of top-1, or 0.01 of cosine)."""
+    metric: str = "top1"
+    """What the budget measures: ``top1`` (against ``labels``), ``agreement`` or ``cosine`` (against
+    ``reference``)."""
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,11 @@ def legend(table_rows: Sequence[Row]) -> str:
     if any(r.estimated for r in table_rows):
         parts.append(f"{ESTIMATE_MARK} power estimated, not measured")
     if any(r.fidelity for r in table_rows):
-        parts.append(f"{FIDELITY_MARK} fidelity loss (1 − top-1 agreement with FP32), no labels")
+        kinds = {r.record.accuracy.loss_kind for r in table_rows if r.fidelity and r.record.accuracy is not None}
+        what = " or ".join(
+            k for k, on in (("1 − top-1 agreement", "fidelity" in kinds), ("1 − cosine", "cosine" in kinds)) if on
+        )
+        parts.append(f"{FIDELITY_MARK} fidelity loss against the FP32 outputs ({what}), no labels")
     parts.append("loss in percentage points, absolute")
     return " · ".join(parts)
 

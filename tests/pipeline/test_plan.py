@@ -86,3 +86,34 @@ def test_a_provider_that_names_the_runtime_wins_over_a_generic_one(plugins: None
     plan = plan_variants(["int7-test"], ["halfway"], Catalog(catalog.runtimes, passes))
 
     assert plan.variants[0].pass_names == ["opset_upgrade", "int7_test"]
+
+
+def test_pruning_is_an_axis_built_at_every_precision() -> None:
+    plan = plan_variants(["fp32", "int8-static"], ["onnxruntime"], prune=["none", "channels=0.2", "2to4"])
+
+    assert [v.id for v in plan.variants] == [
+        "ort-fp32",
+        "ort-int8-static",
+        "ort-fp32-channels0.2",
+        "ort-int8-static-channels0.2",
+        "ort-fp32-2to4",
+        "ort-int8-static-2to4",
+    ]
+    pruned = plan.variants[3]
+    assert pruned.pass_names == ["opset_upgrade", "prune_channels", "quantize_static"]  # prune, then quantize
+    assert pruned.passes[1].config == {"ratio": 0.2} and pruned.sparsity == "structured"
+    assert plan.variants[4].sparsity == "2:4" and plan.variants[0].sparsity is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("shears=0.3", "unknown pruning 'shears'; known: none, magnitude, channels, 2to4"),
+        ("2to4=0.5", "2to4 takes no amount"),
+        ("channels=lots", "the amount must be a number"),
+        ("channels=1.5", "less than 1"),
+    ],
+)
+def test_a_bad_pruning_is_an_input_error(text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        plan_variants(["fp32"], ["onnxruntime"], prune=[text])
