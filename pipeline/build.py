@@ -23,6 +23,7 @@ import numpy as np
 
 from agent.errors import AgentError, RuntimeLoadError
 from pipeline.errors import PassError
+from pipeline.host_quality import HostQuality, score
 from pipeline.passes import BuildFiles, PassContext, get_pass
 from pipeline.plan import PassStep, VariantSpec
 from pipeline.store import ArtifactStore, StoredBuild
@@ -37,6 +38,7 @@ class Built:
     spec: VariantSpec
     build: StoredBuild
     checked: str  # how the build was checked on the host, for the record
+    host_quality: HostQuality | None = None  # its figure on the host's slice of the evaluation data
 
 
 def calibration_digest(calibration: Mapping[str, np.ndarray] | None) -> str:
@@ -87,7 +89,7 @@ class VariantBuilder:
             raise PassError(
                 f"{spec.id}: the chain made a {current.kind} artifact, the plan expected {spec.artifact_kind}"
             )
-        checked = self._check(spec, current) if fresh else "checked when first built (cached since)"
+        checked, quality = self._check(spec, current, fresh)
         provenance = {
             "variant": spec.id,
             "passes": [{"name": s.name, "config": dict(s.config)} for s in spec.passes],
@@ -95,7 +97,7 @@ class VariantBuilder:
         }
         names = {m.role: m.file_name for m in current.manifest.members}
         final = self.store.put_build(current.kind, current.files, current.manifest.settings, provenance, names)
-        return Built(spec, final, checked)
+        return Built(spec, final, checked, quality)
 
     def _step(self, source: StoredBuild, step: PassStep) -> tuple[StoredBuild, bool]:
         pass_obj = get_pass(step.name)(step.config)
@@ -129,26 +131,36 @@ class VariantBuilder:
         os.replace(tmp_marker, marker)
         return stored, True
 
-    def _check(self, spec: VariantSpec, build: StoredBuild) -> str:
-        """Load and run the build once with ``spec.runtime`` on this machine, where it is installed."""
+    def _check(self, spec: VariantSpec, build: StoredBuild, fresh: bool) -> tuple[str, HostQuality | None]:
+        """Load and run the build with ``spec.runtime`` on this machine, where it is installed: once
+        (a fresh build), and on the evaluation slice (when there is one) for its host-side figure."""
         from agent.runtimes import LocalArtifact, get_runtime
 
+        scoring = self.ctx.evaluation is not None and self.ctx.reference is not None
+        if not fresh and not scoring:
+            return "checked when first built (cached since)", None
         try:
             cls = get_runtime(spec.runtime)
             version = cls.version()
         except RuntimeLoadError as exc:
-            return f"not checked on the host: {exc}"
+            return f"not checked on the host: {exc}", None
+        quality = None
         with tempfile.TemporaryDirectory(prefix="edgeprof-check-") as tmp:
             files = _materialise(build, Path(tmp))
             runtime = cls(dict(spec.runtime_options))
             try:
                 runtime.load(LocalArtifact(files.kind, dict(files.files), dict(files.settings)))
                 runtime.infer(_probe_feeds(runtime.inputs, self.ctx.calibration))
+                if scoring:
+                    assert self.ctx.evaluation is not None and self.ctx.reference is not None
+                    quality = score(
+                        runtime, spec.runtime, self.ctx.evaluation, self.ctx.reference, self.ctx.labels, self.ctx.metric
+                    )
             except AgentError as exc:
                 raise PassError(f"{spec.id}: the build does not run in {spec.runtime} on the host: {exc}") from exc
             finally:
                 runtime.close()
-        return f"loaded and run once with {spec.runtime} {version} on the host"
+        return f"loaded and run with {spec.runtime} {version} on the host", quality
 
 
 def _materialise(build: StoredBuild, folder: Path) -> BuildFiles:

@@ -49,12 +49,27 @@ def build_variants(
                 progress.update(task, description=f"building {spec_id}: {name}")
 
             try:
-                built.append(builder.build(spec, source, on_step=step))
+                made = builder.build(spec, source, on_step=step)
             except PassError as exc:
                 failed.append(Failure(spec.id, "host", str(exc)))
                 progress.console.print(f"[yellow]variant {spec.id} not built:[/yellow] {escape(str(exc))}")
+            else:
+                rejected = _over_budget(made, max_accuracy_loss)
+                if rejected:
+                    failed.append(Failure(spec.id, "host", rejected))
+                    progress.console.print(f"[yellow]variant {spec.id} not shipped:[/yellow] {escape(rejected)}")
+                else:
+                    built.append(made)
             progress.advance(task)
         progress.update(task, description=f"built {len(built)} variant(s)")
     if not built:
-        raise PassError("no variant could be built; see the messages above")
+        raise PassError("no variant could be built within the budget; see the messages above")
     return built, failed
+
+
+def _over_budget(made: Built, max_accuracy_loss: float | None) -> str:
+    """Why ``made`` is not shipped (its host-side loss already breaks the budget), or ""."""
+    q = made.host_quality
+    if q is None or max_accuracy_loss is None or not q.loss > max_accuracy_loss:
+        return ""
+    return f"rejected on the host: {q.describe()} breaks the budget of {max_accuracy_loss:g}"

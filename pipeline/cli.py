@@ -170,6 +170,13 @@ def optimize(
         help="Pruning axis, comma-separated: none, channels=RATIO (structured: fewer FLOPs), magnitude=SPARSITY "
         "(unstructured zeros), 2to4 (2:4, what TensorRT's sparse kernels use); each is built at every precision.",
     ),
+    search: str = typer.Option(
+        "default",
+        metavar="HOW",
+        help="default: each pass's and runtime's default settings; wide: also the settings they declare worth "
+        "trying (calibration methods, per-tensor, op types, NNCF presets, threads, performance hints), each "
+        "measured as its own variant.",
+    ),
     metric: str = typer.Option(
         "auto",
         metavar="NAME",
@@ -212,6 +219,7 @@ def optimize(
             precisions=tuple(_csv(precisions)),
             runtimes=tuple(_csv(runtimes)),
             prune=tuple(_csv(prune) or ["none"]),
+            search=search,
             metric=metric,
             sla_p99_ms=sla_p99_ms,
             max_accuracy_loss=max_accuracy_loss,

@@ -56,7 +56,11 @@ def new_run_id() -> str:
 def plan_request(request: RunRequest, inputs: PreparedInputs) -> Plan:
     """The plan for ``request``; InputError when a planned build needs data the user did not give."""
     plan = plan_variants(
-        request.precisions, request.runtimes, runtime_options=request.runtime_options, prune=request.prune
+        request.precisions,
+        request.runtimes,
+        runtime_options=request.runtime_options,
+        prune=request.prune,
+        search=request.search,
     )
     if inputs.calib is None and plan.needs_calibration:
         names = ", ".join(v.id for v in plan.needs_calibration)

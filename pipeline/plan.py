@@ -15,7 +15,7 @@ Nothing here imports a vendor package: pass and runtime modules load their tools
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pydantic
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from pipeline.passes.base import Pass
 
 FP32 = "fp32"
+#: ``--search``: the declared defaults only, or also the settings passes and runtimes declare worth trying
+SEARCHES = ("default", "wide")
 OPSET_STEP = "opset_upgrade"
 
 
@@ -149,9 +151,14 @@ def plan_variants(
     target_opset: int = 17,
     runtime_options: Mapping[str, Mapping[str, Any]] | None = None,
     prune: Sequence[str] = ("none",),
+    search: str = "default",
 ) -> Plan:
-    """One variant per runtime and precision that the catalogue can build; the rest skipped with why.
-    An unknown precision or runtime name is an InputError listing the known ones."""
+    """One variant per runtime, pruning and precision that the catalogue can build; the rest skipped
+    with why. ``search="wide"`` adds, for each, the settings its precision pass and its runtime
+    declare worth trying (:attr:`Pass.search_space`, :attr:`Runtime.search_options`): the defaults
+    that hurt are found by measuring, not assumed. An unknown name is an InputError listing the known."""
+    if search not in SEARCHES:
+        raise InputError(f"--search {search}: choose {' or '.join(SEARCHES)}")
     catalog = catalog or Catalog.registered()
     known_p = catalog.precisions()
     unknown = [p for p in precisions if p not in known_p]
@@ -170,8 +177,31 @@ def plan_variants(
         for pruning in prunes:
             for precision in dict.fromkeys(precisions):
                 made = _variant(catalog, runtime, precision, target_opset, options, pruning)
-                (variants if isinstance(made, VariantSpec) else skipped).append(made)  # type: ignore[arg-type]
+                if isinstance(made, Skipped):
+                    skipped.append(made)
+                else:
+                    variants.extend(_widen(made, catalog) if search == "wide" else [made])
     return Plan(tuple(variants), tuple(skipped))
+
+
+def _widen(spec: VariantSpec, catalog: Catalog) -> list[VariantSpec]:
+    """``spec`` plus one variant per setting its precision pass declares, each of those at every
+    setting its runtime declares; the labels go into the ids (``ort-int8-static-entropy``)."""
+    out = [spec]
+    for i, step in enumerate(spec.passes):
+        cls = catalog.passes.get(step.name)
+        if cls is None or cls.provides != spec.precision:
+            continue
+        for label, overrides in cls.search_space:
+            steps = list(spec.passes)
+            steps[i] = PassStep(step.name, {**step.config, **overrides})
+            out.append(replace(spec, id=f"{spec.id}-{label}", passes=tuple(steps)))
+    runtime = catalog.runtimes[spec.runtime]
+    with_options = []
+    for label, options in runtime.search_options:
+        for v in out:
+            with_options.append(replace(v, id=f"{v.id}-{label}", runtime_options={**v.runtime_options, **options}))
+    return out + with_options
 
 
 def _variant(

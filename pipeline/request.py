@@ -35,6 +35,7 @@ class RunRequest:
     power: str | None = None  # the local agent's power source; None = best found
     runtime_options: dict[str, dict[str, object]] = field(default_factory=dict)  # runtime -> options
     prune: tuple[str, ...] = ("none",)  # the pruning axis: none, channels=0.3, magnitude=0.5, 2to4
+    search: str = "default"  # or "wide": also the settings passes and runtimes declare worth trying
     metric: str = "auto"  # what accuracy loss measures: auto, top1, agreement, cosine
 
     @property

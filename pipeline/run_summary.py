@@ -44,6 +44,8 @@ def run_meta(
                 "size_bytes": b.build.size_bytes,
                 "kind": b.build.kind,
                 "checked": b.checked,
+                "host_quality": b.host_quality.to_json() if b.host_quality else None,
+                "sparsity": b.spec.sparsity,
                 "passes": b.spec.pass_names,
             }
             for b in built

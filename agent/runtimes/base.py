@@ -66,6 +66,8 @@ class Runtime:
     precisions: ClassVar[Tuple[str, ...]] = ()
     #: one line for ``--help``
     summary: ClassVar[str] = ""
+    #: options ``--search wide`` also measures, as (label for the variant id, options)
+    search_options: ClassVar[Tuple[Tuple[str, Dict[str, Any]], ...]] = ()
 
     def __init__(self, options: Optional[Dict[str, Any]] = None) -> None:
         self.options = dict(options or {})

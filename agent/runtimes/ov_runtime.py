@@ -97,6 +97,8 @@ class OVRuntime(Runtime):
     artifact_kinds = ("openvino-ir", "onnx")
     precisions = ("fp32", "fp16", "int8-static")
     summary = "OpenVINO (IR or ONNX; CPU, GPU, NPU; MYRIAD with the 2022.3 LTS API)"
+    # the throughput hint: more streams and requests, for batch throughput over single-query latency
+    search_options = (("tput", {"performance_hint": "THROUGHPUT"}),)
 
     def __init__(self, options: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(options)

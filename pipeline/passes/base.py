@@ -102,6 +102,9 @@ class Pass:
     """True when the pass needs ``PassContext.calibration`` (static INT8)."""
     sparsity: ClassVar[str | None] = None
     """The kind of zeros a pruning pass leaves: ``"unstructured"``, ``"2:4"`` or ``"structured"``."""
+    search_space: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = ()
+    """Settings ``--search wide`` also builds, as (label for the variant id, config overrides): the
+    choices a practitioner would try by hand because the defaults hurt on some models."""
     prune_name: ClassVar[str | None] = None
     """The name a pruning pass has on ``--prune`` (``channels`` in ``--prune channels=0.3``)."""
     prune_amount: ClassVar[str | None] = None

@@ -11,7 +11,7 @@ The output is ONNX Runtime-specific; TensorRT does not take dynamic quantization
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import pydantic
 
@@ -28,6 +28,7 @@ from pipeline.passes.quantize_static import (
     check_opset,
     preprocess_field,
     preprocessed,
+    refuse_quantized,
     require_quantized_nodes,
 )
 
@@ -54,6 +55,11 @@ class QuantizeDynamic(Pass):
     summary: ClassVar[str] = "INT8 weights, activations quantized at run time (ONNX Runtime)"
     provides: ClassVar[str | None] = "int8-dynamic"
     runtimes: ClassVar[tuple[str, ...]] = ("onnxruntime",)
+    search_space: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
+        ("pc", {"per_channel": True}),
+        # ConvInteger kernels made a ResNet-18-shaped CNN 5.6x slower than FP32 (design.md)
+        ("mm", {"op_types": ["MatMul", "Gemm"]}),
+    )
 
     class Config(Pass.Config):
         weight_type: Literal["qint8", "quint8"] = pydantic.Field(
@@ -81,6 +87,7 @@ class QuantizeDynamic(Pass):
 
     def run(self, model_path: Path, out_path: Path, ctx: PassContext) -> None:
         model = load_model(self, model_path)
+        refuse_quantized(self, model)
         # Dynamic per-channel weights go to ConvInteger/MatMulInteger zero points, not to
         # DequantizeLinear(axis=...): an opset 11 model quantized per channel loads and agrees with FP32.
         check_opset(self, model, per_channel=False)

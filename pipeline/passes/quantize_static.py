@@ -72,6 +72,14 @@ class QuantizeStatic(Pass):
     provides: ClassVar[str | None] = "int8-static"
     runtimes: ClassVar[tuple[str, ...]] = ("onnxruntime", "tensorrt")
     needs_calibration: ClassVar[bool] = True
+    search_space: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = (
+        ("pt", {"per_channel": False}),
+        ("entropy", {"calibrate_method": "entropy"}),
+        ("percentile", {"calibrate_method": "percentile"}),
+        ("sym", {"activation_symmetric": True}),
+        # leave Softmax, Add, LayerNorm and friends in float: on transformers most of the loss is there
+        ("convmm", {"op_types": ["Conv", "MatMul", "Gemm"]}),
+    )
 
     class Config(Pass.Config):
         per_channel: bool = pydantic.Field(
@@ -120,12 +128,24 @@ class QuantizeStatic(Pass):
                 "batch dimension sets it); a last partial batch is left out."
             ),
         )
+        op_types: list[str] | None = pydantic.Field(
+            None,
+            description=(
+                "Operator types to quantize, e.g. ['Conv', 'MatMul', 'Gemm'] to leave Softmax, Add and the "
+                "normalisations in float; None quantizes every type ONNX Runtime supports."
+            ),
+        )
+        exclude_nodes: list[str] = pydantic.Field(
+            default_factory=list,
+            description="Node names kept in float (mixed precision); what the accuracy-aware search excludes.",
+        )
         preprocess: bool = preprocess_field()
 
     config: Config
 
     def run(self, model_path: Path, out_path: Path, ctx: PassContext) -> None:
         model = load_model(self, model_path)
+        refuse_quantized(self, model)
         check_opset(self, model, per_channel=self.config.per_channel)
         batches = calibration_batches(
             self,
@@ -163,6 +183,8 @@ class QuantizeStatic(Pass):
                         activation_type=quant_types[self.config.activation_type],
                         weight_type=quant_types[self.config.weight_type],
                         calibrate_method=methods[self.config.calibrate_method],
+                        op_types_to_quantize=self.config.op_types,
+                        nodes_to_exclude=list(self.config.exclude_nodes),
                         extra_options={
                             "ActivationSymmetric": self.config.activation_symmetric,
                             "WeightSymmetric": self.config.weight_type == "qint8",
@@ -197,6 +219,19 @@ def check_opset(pass_: Pass, model: onnx.ModelProto, *, per_channel: bool) -> No
             f"the model is opset {opset}; {why}. Run the opset_upgrade pass first "
             f"(target_opset=17)" + (", or set per_channel=false" if per_channel else "")
         )
+
+
+def refuse_quantized(pass_: Pass, model: onnx.ModelProto) -> None:
+    """A model that is already quantized would be quantized twice: refuse it, naming what shows it."""
+    found = sorted({n.op_type for n in model.graph.node if n.op_type in QUANTIZED_OPS | _INTEGER_OPS})
+    if found:
+        raise pass_.fail(
+            f"the model is already quantized (it has {', '.join(found)} nodes): give the FP32 model, "
+            "or measure this one with --precisions fp32"
+        )
+
+
+_INTEGER_OPS = frozenset({"ConvInteger", "MatMulInteger", "DynamicQuantizeLinear", "QAttention"})
 
 
 def preprocessed(pass_: Pass, model_path: Path, scratch: Path) -> Path:
