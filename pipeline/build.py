@@ -9,6 +9,7 @@ job, not ONNX Runtime's.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata
 import json
@@ -89,7 +90,7 @@ class VariantBuilder:
             raise PassError(
                 f"{spec.id}: the chain made a {current.kind} artifact, the plan expected {spec.artifact_kind}"
             )
-        checked, quality = self._check(spec, current, fresh)
+        checked, quality = self._checked(spec, current, fresh)
         provenance = {
             "variant": spec.id,
             "passes": [{"name": s.name, "config": dict(s.config)} for s in spec.passes],
@@ -130,6 +131,26 @@ class VariantBuilder:
         tmp_marker.write_text(json.dumps({"build": stored.sha256, "pass": step.name}))
         os.replace(tmp_marker, marker)
         return stored, True
+
+    def _checked(self, spec: VariantSpec, build: StoredBuild, fresh: bool) -> tuple[str, HostQuality | None]:
+        """:meth:`_check`, remembered per (build, runtime, options, data, metric, tools): an unchanged spec
+        is neither rebuilt nor re-scored."""
+        key_text = json.dumps(
+            [build.sha256, spec.runtime, dict(spec.runtime_options), self._digest, self.ctx.metric, self._tools],
+            sort_keys=True,
+            default=str,
+        )
+        marker = self._cache_dir / f"check-{hashlib.sha256(key_text.encode()).hexdigest()}.json"
+        if not fresh and marker.exists():
+            cached = json.loads(marker.read_text())
+            quality = HostQuality(**cached["quality"]) if cached.get("quality") else None
+            return cached["checked"] + " (when first built; cached since)", quality
+        checked, quality = self._check(spec, build, fresh)
+        record = {"checked": checked, "quality": dataclasses.asdict(quality) if quality else None}
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, marker)
+        return checked, quality
 
     def _check(self, spec: VariantSpec, build: StoredBuild, fresh: bool) -> tuple[str, HostQuality | None]:
         """Load and run the build with ``spec.runtime`` on this machine, where it is installed: once
