@@ -84,7 +84,7 @@ class VariantBuilder:
         for step in spec.passes:
             if on_step:
                 on_step(step.name)
-            current, ran = self._step(current, step)
+            current, ran = self.step(current, step)
             fresh = fresh or ran
         if current.kind != spec.artifact_kind:
             raise PassError(
@@ -100,7 +100,7 @@ class VariantBuilder:
         final = self.store.put_build(current.kind, current.files, current.manifest.settings, provenance, names)
         return Built(spec, final, checked, quality)
 
-    def _step(self, source: StoredBuild, step: PassStep) -> tuple[StoredBuild, bool]:
+    def step(self, source: StoredBuild, step: PassStep) -> tuple[StoredBuild, bool]:
         pass_obj = get_pass(step.name)(step.config)
         key_text = json.dumps(
             [source.sha256, step.name, pass_obj.config.model_dump(mode="json"), self._digest, self._tools],

@@ -177,6 +177,9 @@ def optimize(
         "trying (calibration methods, per-tensor, op types, NNCF presets, threads, performance hints), each "
         "measured as its own variant.",
     ),
+    build_jobs: int | None = typer.Option(
+        None, metavar="N", min=1, help="Variants built at once, each in its own process (default: one per CPU)."
+    ),
     metric: str = typer.Option(
         "auto",
         metavar="NAME",
@@ -220,6 +223,7 @@ def optimize(
             runtimes=tuple(_csv(runtimes)),
             prune=tuple(_csv(prune) or ["none"]),
             search=search,
+            build_jobs=build_jobs,
             metric=metric,
             sla_p99_ms=sla_p99_ms,
             max_accuracy_loss=max_accuracy_loss,

@@ -107,7 +107,7 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
             eval_ref = pack_eval(store, inputs.eval, reference)
         metric = resolve_metric(request.metric, inputs.eval, reference)
         built, build_failures = build_variants(
-            plan, inputs, reference, metric, request.max_accuracy_loss, store, console
+            plan, inputs, reference, metric, request.max_accuracy_loss, store, console, jobs=request.build_jobs
         )
         server = ArtifactServer(store, bind=request.serve_host, advertise=request.advertise_host).start()
         stack.callback(server.stop)

@@ -37,6 +37,7 @@ class RunRequest:
     prune: tuple[str, ...] = ("none",)  # the pruning axis: none, channels=0.3, magnitude=0.5, 2to4
     search: str = "default"  # or "wide": also the settings passes and runtimes declare worth trying
     metric: str = "auto"  # what accuracy loss measures: auto, top1, agreement, cosine
+    build_jobs: int | None = None  # builds in parallel; None: one per CPU
 
     @property
     def local(self) -> bool:

@@ -157,3 +157,20 @@ def test_a_variant_over_the_budget_on_the_host_is_not_shipped(tmp_path: Path) ->
         f.error.startswith("rejected on the host: top1 ") and "breaks the budget of 0.01" in f.error for f in failed
     )
     assert "not shipped" in console.export_text()
+
+
+def test_parallel_builds_make_the_same_builds_as_one_at_a_time(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from calibration_data.loaders import load_dataset
+    from pipeline.build_stage import build_variants
+    from pipeline.inputs import PreparedInputs
+    from pipeline.model_check import inspect_model
+
+    inputs = PreparedInputs(inspect_model(DEMO_MODEL_PATH), load_dataset(DEMO_CALIB_PATH, limit=32), None)
+    plan = plan_variants(["fp32", "int8-static", "int8-dynamic"], ["onnxruntime"])
+    one, _ = build_variants(plan, inputs, None, "top1", None, ArtifactStore(tmp_path / "a"), Console(), jobs=1)
+    two, failed = build_variants(plan, inputs, None, "top1", None, ArtifactStore(tmp_path / "b"), Console(), jobs=2)
+
+    assert not failed and [b.spec.id for b in two] == [b.spec.id for b in one] == [v.id for v in plan.variants]
+    assert [b.build.manifest.members for b in two] == [b.build.manifest.members for b in one]
