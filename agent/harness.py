@@ -59,12 +59,19 @@ class EvalSet:
         return {name: np.ascontiguousarray(arr[idx]) for name, arr in self.inputs.items()}
 
 
-def synthetic_eval_set(runtime: Runtime, samples: int = 64, seed: int = 0) -> EvalSet:
-    """Random inputs shaped like the model's, for timing when no evaluation data was sent."""
+def synthetic_eval_set(
+    runtime: Runtime, samples: int = 64, seed: int = 0, shapes: Optional[Dict[str, List[int]]] = None
+) -> EvalSet:
+    """Random inputs shaped like the model's, for timing when no evaluation data was sent. A dynamic
+    axis takes its size from ``shapes`` (the job's ``input_shapes``, batch first), else 1."""
     rng = np.random.default_rng(seed)
     inputs = {}
     for spec in runtime.inputs:
-        dims = [d if isinstance(d, int) and d > 0 else 1 for d in spec.shape[1:]]
+        given = list((shapes or {}).get(spec.name, []))[1:]
+        dims = [
+            d if isinstance(d, int) and d > 0 else (given[i] if i < len(given) else 1)
+            for i, d in enumerate(spec.shape[1:])
+        ]
         if np.issubdtype(spec.dtype, np.floating):
             arr = rng.standard_normal([samples] + dims).astype(spec.dtype)
         else:

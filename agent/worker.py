@@ -95,7 +95,7 @@ def run_job(
     runtime = cls(job.runtime_options)
     runtime_version = cls.version()
     runtime.load(artifact)
-    data = load_eval_set(eval_path) if eval_path is not None else synthetic_eval_set(runtime)
+    data = load_eval_set(eval_path) if eval_path is not None else synthetic_eval_set(runtime, shapes=job.input_shapes)
     fixed = fixed_batch_size(runtime)
 
     sampler = _open_sampler(power, env_notes)

@@ -74,6 +74,16 @@ def _csv_ints(text: str, flag: str) -> list[int]:
     return values
 
 
+def _shapes(texts: list[str]) -> dict[str, tuple[int, ...]]:
+    from pipeline.errors import InputError
+    from pipeline.inputs import parse_shape
+
+    try:
+        return dict(parse_shape(t) for t in texts)
+    except InputError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def _csv(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
@@ -177,6 +187,11 @@ def optimize(
         "trying (calibration methods, per-tensor, op types, NNCF presets, threads, performance hints), each "
         "measured as its own variant.",
     ),
+    shape: list[str] = typer.Option(
+        [],
+        metavar="NAME=DIMS",
+        help="Size of an input's dynamic axes other than batch, batch first (e.g. input_ids=1x128); repeat per input.",
+    ),
     build_jobs: int | None = typer.Option(
         None, metavar="N", min=1, help="Variants built at once, each in its own process (default: one per CPU)."
     ),
@@ -224,6 +239,7 @@ def optimize(
             prune=tuple(_csv(prune) or ["none"]),
             search=search,
             build_jobs=build_jobs,
+            shapes=_shapes(shape),
             metric=metric,
             sla_p99_ms=sla_p99_ms,
             max_accuracy_loss=max_accuracy_loss,

@@ -30,6 +30,7 @@ def prepare_inputs(request: RunRequest) -> PreparedInputs:
     check_options(request)
     model = inspect_model(request.model)
     _check_batch_axis(model, request.batch_sizes)
+    _check_shapes(model, request.shapes)
     calib = load_bound_dataset(request.calib, model, "--calib") if request.calib else None
     evals = load_bound_dataset(request.eval, model, "--eval") if request.eval else None
     if evals is not None:
@@ -99,6 +100,35 @@ def _check_batch_axis(model: ModelInfo, batch_sizes: tuple[int, ...]) -> None:
             f"the model's batch axis is fixed to {first}, so --batch {','.join(map(str, batch_sizes))} cannot "
             f"run: pass --batch {first}, or export the model with a dynamic batch axis"
         )
+
+
+def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """``input_ids=1x128`` -> ``("input_ids", (1, 128))``; InputError with the form otherwise."""
+    name, sep, dims = text.partition("=")
+    try:
+        shape = tuple(int(d) for d in dims.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if not sep or not name or not shape or any(d < 1 for d in shape):
+        raise InputError(f"--shape {text}: write NAME=DIMS with positive sizes, batch first, e.g. input_ids=1x128")
+    return name, shape
+
+
+def _check_shapes(model: ModelInfo, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Each ``--shape`` names an input, has its rank, and keeps its fixed axes (batch aside)."""
+    by_name = {t.name: t for t in model.inputs}
+    for name, dims in shapes.items():
+        spec = by_name.get(name)
+        if spec is None:
+            raise InputError(f"--shape {name}=…: the model has no input {name!r}; its inputs are {sorted(by_name)}")
+        if len(dims) != len(spec.shape):
+            raise InputError(
+                f"--shape {name}={'x'.join(map(str, dims))}: the input has {len(spec.shape)} axes "
+                f"({spec.describe()}), not {len(dims)}"
+            )
+        for axis, (want, have) in enumerate(zip(spec.shape[1:], dims[1:], strict=True), start=1):
+            if isinstance(want, int) and want != have:
+                raise InputError(f"--shape {name}: axis {axis} of {spec.describe()} is fixed to {want}, not {have}")
 
 
 def _check_classifier(model: ModelInfo, data: Dataset, path: Path | None) -> None:

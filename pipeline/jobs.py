@@ -52,6 +52,7 @@ def make_jobs(
             batch_sizes=list(request.batch_sizes),
             eval_data=eval_data,
             runtime_options=dict(built.spec.runtime_options),
+            input_shapes={name: list(dims) for name, dims in request.shapes.items()},
             warmup_s=request.warmup_s,
             min_duration_s=request.min_duration_s,
             min_queries=request.min_queries,

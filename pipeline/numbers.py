@@ -58,10 +58,13 @@ def fmt(value: Any, scale: float = 1.0, strip: bool = True) -> str:
 
 def fmt_pct(value: Any, scale: float = 100.0) -> str:
     """A percentage or percentage points (``value × scale``) to one decimal, or two significant
-    digits below 0.1 so that a small non-zero loss does not read as 0.0; "–" when missing."""
+    digits below 0.1 so that a small non-zero loss does not read as 0.0; "–" when missing. Below
+    0.0001 (float rounding between two runtimes, not a loss) it is 0.0."""
     if not is_number(value):
         return DASH
     v = float(value) * scale
+    if abs(v) < 1e-4:
+        v = 0.0
     if v == 0 or abs(v) >= 0.1:
         return f"{v:.1f}"
     return format_number(v, sig=2)

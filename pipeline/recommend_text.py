@@ -75,7 +75,8 @@ def loss_phrase(record: Record) -> str:
         return "accuracy not measured"
     pp = loss * 100
     if record.accuracy is not None and record.accuracy.loss_kind == "cosine":
-        return f"cosine {format_number(1 - loss, sig=4)} to the FP32 outputs (loss {format_number(loss, sig=2)})"
+        shown = format_number(loss, sig=2) if loss >= 1e-6 else "< 0.000001"
+        return f"cosine {format_number(1 - loss, sig=4)} to the FP32 outputs (loss {shown})"
     if record.loss_is_fidelity:
         return f"{format_number(pp)} pp fidelity loss (1 − top-1 agreement with FP32; no labels)"
     if pp < 0:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.protocol import AgentStatus, BenchmarkResult, LatencyStats, PowerReport
+from pipeline.passes.sparsity import sparsity_note
 
 REFERENCE_ON_DEVICE = "fp32 measured on {device}"
 REFERENCE_ON_HOST = "fp32 computed on the host with ONNX Runtime CPU"
@@ -157,6 +158,8 @@ def build_records(
             env_notes.append(f"measured {count} times in this run: the latest result is shown")
         status = devices.get(r.device_id)
         art = artifacts.get(r.variant_id, {})
+        if art.get("sparsity"):  # say what the zeros buy on this runtime: never a speed-up a dense kernel lacks
+            env_notes.append(sparsity_note(str(art["sparsity"]), r.runtime))
         for m in r.measurements:
             records.append(
                 Record(

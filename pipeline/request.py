@@ -38,6 +38,7 @@ class RunRequest:
     search: str = "default"  # or "wide": also the settings passes and runtimes declare worth trying
     metric: str = "auto"  # what accuracy loss measures: auto, top1, agreement, cosine
     build_jobs: int | None = None  # builds in parallel; None: one per CPU
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # --shape name=1x128: dynamic axes
 
     @property
     def local(self) -> bool:

@@ -32,6 +32,8 @@ class BenchmarkJob:
     batch_sizes: List[int]
     eval_data: Optional[ArtifactRef] = None
     runtime_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: input name -> full shape (batch first) for axes the model leaves dynamic besides batch
+    input_shapes: Dict[str, List[int]] = dataclasses.field(default_factory=dict)
     warmup_s: float = 0.5
     min_duration_s: float = 2.0
     min_queries: int = 50
