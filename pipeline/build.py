@@ -100,17 +100,33 @@ class VariantBuilder:
         final = self.store.put_build(current.kind, current.files, current.manifest.settings, provenance, names)
         return Built(spec, final, checked, quality)
 
+    def cached(self, spec: VariantSpec, source: StoredBuild) -> bool:
+        """True when every step of ``spec`` is in the cache: building it costs only lookups."""
+        current = source
+        for step in spec.passes:
+            found = self._cached_step(current, step)
+            if found is None:
+                return False
+            current = found
+        return True
+
+    def _marker(self, source: StoredBuild, step: PassStep) -> Path:
+        config = get_pass(step.name)(step.config).config.model_dump(mode="json")
+        key_text = json.dumps([source.sha256, step.name, config, self._digest, self._tools], sort_keys=True)
+        return self._cache_dir / f"{hashlib.sha256(key_text.encode()).hexdigest()}.json"
+
+    def _cached_step(self, source: StoredBuild, step: PassStep) -> StoredBuild | None:
+        marker = self._marker(source, step)
+        if not marker.exists():
+            return None
+        return self.store.get_build(json.loads(marker.read_text())["build"])
+
     def step(self, source: StoredBuild, step: PassStep) -> tuple[StoredBuild, bool]:
+        cached = self._cached_step(source, step)
+        if cached is not None:
+            return cached, False
         pass_obj = get_pass(step.name)(step.config)
-        key_text = json.dumps(
-            [source.sha256, step.name, pass_obj.config.model_dump(mode="json"), self._digest, self._tools],
-            sort_keys=True,
-        )
-        marker = self._cache_dir / f"{hashlib.sha256(key_text.encode()).hexdigest()}.json"
-        if marker.exists():
-            cached = self.store.get_build(json.loads(marker.read_text())["build"])
-            if cached is not None:
-                return cached, False
+        marker = self._marker(source, step)
         with tempfile.TemporaryDirectory(prefix=f"edgeprof-{step.name}-") as tmp:
             work = Path(tmp)
             inputs = _materialise(source, work / "in")

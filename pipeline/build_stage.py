@@ -77,8 +77,14 @@ def build_variants(
                 built.append(made)
             progress.advance(task)
 
+        # what the cache already holds costs lookups only: no worker process is worth starting for it
+        cached = [v for v in plan.variants if builder.cached(v, source)]
+        to_build = [v for v in plan.variants if v not in cached]
+        for spec in cached:
+            finish(spec, _attempt(builder, spec, source, None))
+        workers = max(1, min(workers, len(to_build)))
         if workers == 1:
-            for spec in plan.variants:
+            for spec in to_build:
 
                 def step(name: str, spec_id: str = spec.id) -> None:
                     progress.update(task, description=f"building {spec_id}: {name}")
@@ -96,7 +102,7 @@ def build_variants(
                     builder.step(source, first)
                 except PassError:
                     pass  # each variant that needs it fails with the reason below
-            _in_parallel(plan, store.root, ctx, source, workers, progress, task, finish)
+            _in_parallel(to_build, store.root, ctx, source, workers, progress, task, finish)
         progress.update(task, description=f"built {len(built)} variant(s)")
     order = {v.id: i for i, v in enumerate(plan.variants)}
     built.sort(key=lambda b: order[b.spec.id])
@@ -107,7 +113,7 @@ def build_variants(
 
 
 def _in_parallel(
-    plan: Plan,
+    specs: list[VariantSpec],
     store_root: Path,
     ctx: PassContext,
     source: StoredBuild,
@@ -119,7 +125,7 @@ def _in_parallel(
     # spawn, not fork: the host runs threads (paho's loop, the embedded broker) that fork would copy mid-lock
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         running: dict[Future[Built | PassError], VariantSpec] = {
-            pool.submit(_build_in_worker, store_root, ctx, spec, source.sha256): spec for spec in plan.variants
+            pool.submit(_build_in_worker, store_root, ctx, spec, source.sha256): spec for spec in specs
         }
         while running:
             names = ", ".join(s.id for f, s in running.items() if f.running())
