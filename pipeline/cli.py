@@ -74,6 +74,19 @@ def _csv_ints(text: str, flag: str) -> list[int]:
     return values
 
 
+def _from_spec(ctx: typer.Context, path: Path) -> dict[str, Any]:
+    """The spec file's values for the options the command line left at their defaults."""
+    from pipeline.errors import InputError
+    from pipeline.spec_file import load_spec
+
+    try:
+        values = load_spec(path)
+    except InputError as exc:
+        typer.echo(f"edgeprof: error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    return {k: v for k, v in values.items() if ctx.get_parameter_source(k).name == "DEFAULT"}
+
+
 def _shapes(texts: list[str]) -> dict[str, tuple[int, ...]]:
     from pipeline.errors import InputError
     from pipeline.inputs import parse_shape
@@ -154,6 +167,7 @@ def make_app() -> Any:
 
 @app.command()
 def optimize(
+    ctx: typer.Context,
     model: Path = typer.Argument(
         ..., metavar="MODEL", help="The ONNX model to optimise (a classifier: outputs are logits)."
     ),
@@ -192,6 +206,12 @@ def optimize(
         metavar="NAME=DIMS",
         help="Size of an input's dynamic axes other than batch, batch first (e.g. input_ids=1x128); repeat per input.",
     ),
+    spec: Path | None = typer.Option(
+        None,
+        metavar="FILE",
+        help="A TOML file with these options under the same names (runtimes, precisions, prune, batch, search, "
+        "...); options on the command line win over it.",
+    ),
     build_jobs: int | None = typer.Option(
         None, metavar="N", min=1, help="Variants built at once, each in its own process (default: one per CPU)."
     ),
@@ -225,26 +245,33 @@ def optimize(
     """Build variants of MODEL, measure them on the target devices, and write a ranked report."""
     from pipeline.request import RunRequest
 
+    o = dict(
+        calib=calib, eval=eval, out=out, targets=targets, batch=batch, precisions=precisions, runtimes=runtimes,
+        prune=prune, search=search, metric=metric, build_jobs=build_jobs, sla_p99_ms=sla_p99_ms,
+        max_accuracy_loss=max_accuracy_loss, min_duration=min_duration, warmup=warmup, shape=shape,
+    )  # fmt: skip
+    if spec is not None:
+        o.update(_from_spec(ctx, spec))
     _run(
         RunRequest(
             model=model,
-            out=out,
-            calib=calib,
-            eval=eval,
+            out=o["out"],
+            calib=o["calib"],
+            eval=o["eval"],
             broker=broker,
-            targets=tuple(_csv(targets) or ["local"]),
-            batch_sizes=tuple(_csv_ints(batch, "--batch")),
-            precisions=tuple(_csv(precisions)),
-            runtimes=tuple(_csv(runtimes)),
-            prune=tuple(_csv(prune) or ["none"]),
-            search=search,
-            build_jobs=build_jobs,
-            shapes=_shapes(shape),
-            metric=metric,
-            sla_p99_ms=sla_p99_ms,
-            max_accuracy_loss=max_accuracy_loss,
-            min_duration_s=min_duration,
-            warmup_s=warmup,
+            targets=tuple(_csv(o["targets"]) or ["local"]),
+            batch_sizes=tuple(_csv_ints(o["batch"], "--batch")),
+            precisions=tuple(_csv(o["precisions"])),
+            runtimes=tuple(_csv(o["runtimes"])),
+            prune=tuple(_csv(o["prune"]) or ["none"]),
+            search=o["search"],
+            build_jobs=o["build_jobs"],
+            shapes=_shapes(o["shape"]),
+            metric=o["metric"],
+            sla_p99_ms=o["sla_p99_ms"],
+            max_accuracy_loss=o["max_accuracy_loss"],
+            min_duration_s=o["min_duration"],
+            warmup_s=o["warmup"],
             job_key_file=job_key_file,
             serve_host=serve_host,
             advertise_host=advertise_host,
