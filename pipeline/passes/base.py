@@ -120,6 +120,9 @@ class Pass:
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         raw = {} if config is None else dict(config) if isinstance(config, Mapping) else config
         self.config = self.Config.model_validate(raw)
+        #: what the pass decided while it ran (layers kept in float, the metric it reached): ``apply``
+        #: puts it in the build's settings under the pass's name, for the record
+        self.recorded: dict[str, Any] = {}
 
     def apply(self, source: BuildFiles, work_dir: Path, ctx: PassContext) -> BuildFiles:
         """Turn ``source`` into this pass's output, written under ``work_dir``. The default serves
@@ -128,7 +131,10 @@ class Pass:
             raise self.fail(f"takes {self.input_kind} artifacts, not {source.kind}")
         out = Path(work_dir) / "model.onnx"
         self.run(source.path("model"), out, ctx)
-        return BuildFiles(self.output_kind, {"model": out}, dict(source.settings))
+        settings = dict(source.settings)
+        if self.recorded:
+            settings[self.name] = dict(self.recorded)
+        return BuildFiles(self.output_kind, {"model": out}, settings)
 
     def run(self, model_path: Path, out_path: Path, ctx: PassContext) -> None:
         """Read ``model_path``, write the transformed model to ``out_path`` (ONNX to ONNX passes)."""

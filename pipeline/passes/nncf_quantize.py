@@ -30,10 +30,10 @@ from typing import Any, ClassVar, Literal
 import pydantic
 
 from pipeline.passes.base import BuildFiles, Pass, PassContext, first_line, load_model
+from pipeline.passes.calibration_feeds import calibration_batches
 from pipeline.passes.graph_patterns import transformer_evidence
 from pipeline.passes.nncf_accuracy import accuracy_report, evaluation_set, validation_fn
 from pipeline.passes.ov_convert import convert_onnx, openvino_reason, openvino_version, save_ir
-from pipeline.passes.quantize_static import calibration_batches
 
 #: OpenVINO operations that NNCF quantises (their activations go through a FakeQuantize)
 QUANTIZABLE_OV_OPS = frozenset(

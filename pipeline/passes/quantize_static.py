@@ -21,8 +21,6 @@ import contextlib
 import importlib.util
 import io
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -39,6 +37,8 @@ from pipeline.passes.base import (
     scratch_dir,
     verify_output,
 )
+from pipeline.passes.calibration_feeds import calibration_batches, make_reader
+from pipeline.passes.qdq_mixed import search as mixed_search
 
 if TYPE_CHECKING:
     import onnx
@@ -139,6 +139,13 @@ class QuantizeStatic(Pass):
             default_factory=list,
             description="Node names kept in float (mixed precision); what the accuracy-aware search excludes.",
         )
+        accuracy_control: Literal["auto", "off"] = pydantic.Field(
+            "auto",
+            description=(
+                "auto: with an accuracy budget and evaluation data, keep in float the nodes whose "
+                "quantization costs most until the host-side loss is within the budget (mixed precision)."
+            ),
+        )
         preprocess: bool = preprocess_field()
 
     config: Config
@@ -156,6 +163,29 @@ class QuantizeStatic(Pass):
         )
         del model  # ONNX Runtime reads the file again; don't hold two copies
 
+        with scratch_dir(ctx) as scratch, atomic_output(out_path) as tmp:
+            source = preprocessed(self, model_path, scratch) if self.config.preprocess else Path(model_path)
+
+            def quantize(exclude: list[str], op_types: list[str] | None, dest: Path) -> None:
+                self._quantize(source, dest, batches, [*self.config.exclude_nodes, *exclude], op_types)
+                require_quantized_nodes(self, dest, QUANTIZED_OPS)
+
+            budget, data = ctx.max_accuracy_loss, ctx.evaluation
+            if self.config.accuracy_control == "auto" and budget is not None and data and ctx.reference is not None:
+                result = mixed_search(quantize, source, data, ctx.reference, ctx.labels, ctx.metric, budget, tmp)
+                self.recorded.update(result.to_settings())
+            else:
+                quantize([], None, tmp)
+            verify_output(self, tmp, batches[0])
+
+    def _quantize(
+        self,
+        source: Path,
+        dest: Path,
+        batches: list[dict[str, np.ndarray]],
+        exclude: list[str],
+        op_types: list[str] | None = None,
+    ) -> None:
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
         quant_types = {"qint8": QuantType.QInt8, "quint8": QuantType.QUInt8}
@@ -165,38 +195,33 @@ class QuantizeStatic(Pass):
             "percentile": CalibrationMethod.Percentile,
         }
         formats = {"qdq": QuantFormat.QDQ, "qoperator": QuantFormat.QOperator}
-
-        with scratch_dir(ctx) as scratch, atomic_output(out_path) as tmp:
-            source = preprocessed(self, model_path, scratch) if self.config.preprocess else Path(model_path)
-            # entropy and percentile calibration print() progress; keep it out of our CLI's output.
-            # (redirect_stdout swaps sys.stdout process-wide: run passes in processes, not threads.)
-            printed = io.StringIO()
-            try:
-                with contextlib.redirect_stdout(printed):
-                    quantize_static(
-                        model_input=str(source),
-                        model_output=str(tmp),
-                        calibration_data_reader=make_reader(batches),
-                        quant_format=formats[self.config.quant_format],
-                        per_channel=self.config.per_channel,
-                        reduce_range=self.config.reduce_range,
-                        activation_type=quant_types[self.config.activation_type],
-                        weight_type=quant_types[self.config.weight_type],
-                        calibrate_method=methods[self.config.calibrate_method],
-                        op_types_to_quantize=self.config.op_types,
-                        nodes_to_exclude=list(self.config.exclude_nodes),
-                        extra_options={
-                            "ActivationSymmetric": self.config.activation_symmetric,
-                            "WeightSymmetric": self.config.weight_type == "qint8",
-                        },
-                    )
-            except Exception as exc:
-                raise self.fail(f"ONNX Runtime's quantize_static failed: {first_line(exc)}") from exc
-            finally:
-                if printed.getvalue():
-                    logger.debug("quantize_static printed: %s", printed.getvalue().strip())
-            require_quantized_nodes(self, tmp, QUANTIZED_OPS)
-            verify_output(self, tmp, batches[0])
+        # entropy and percentile calibration print() progress; keep it out of our CLI's output.
+        # (redirect_stdout swaps sys.stdout process-wide: run passes in processes, not threads.)
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(printed):
+                quantize_static(
+                    model_input=str(source),
+                    model_output=str(dest),
+                    calibration_data_reader=make_reader(batches),
+                    quant_format=formats[self.config.quant_format],
+                    per_channel=self.config.per_channel,
+                    reduce_range=self.config.reduce_range,
+                    activation_type=quant_types[self.config.activation_type],
+                    weight_type=quant_types[self.config.weight_type],
+                    calibrate_method=methods[self.config.calibrate_method],
+                    op_types_to_quantize=op_types or self.config.op_types,
+                    nodes_to_exclude=exclude,
+                    extra_options={
+                        "ActivationSymmetric": self.config.activation_symmetric,
+                        "WeightSymmetric": self.config.weight_type == "qint8",
+                    },
+                )
+        except Exception as exc:
+            raise self.fail(f"ONNX Runtime's quantize_static failed: {first_line(exc)}") from exc
+        finally:
+            if printed.getvalue():
+                logger.debug("quantize_static printed: %s", printed.getvalue().strip())
 
 
 # --- helpers, shared with quantize_dynamic ----------------------------------------------------------
@@ -262,122 +287,3 @@ def require_quantized_nodes(pass_: Pass, path: Path, op_types: frozenset[str]) -
             "the quantizer left no operator quantized (no operator of a type it supports?); "
             "this variant would be FP32 under an INT8 label"
         )
-
-
-@dataclass(frozen=True)
-class _InputSpec:
-    name: str
-    dtype: np.dtype[Any]
-    shape: tuple[int | None, ...] | None  # None: rank unknown; None entries: symbolic dims
-
-
-def _graph_inputs(pass_: Pass, model: onnx.ModelProto) -> list[_InputSpec]:
-    import onnx
-
-    initializers = {init.name for init in model.graph.initializer}
-    specs = []
-    for value in model.graph.input:
-        if value.name in initializers:
-            continue
-        if not value.type.HasField("tensor_type"):
-            raise pass_.fail(f"input {value.name!r} is not a tensor; only tensor inputs can be calibrated")
-        tensor = value.type.tensor_type
-        try:
-            dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise pass_.fail(f"input {value.name!r} has no usable element type ({tensor.elem_type})") from exc
-        shape = None
-        if tensor.HasField("shape"):
-            shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim)
-        specs.append(_InputSpec(value.name, dtype, shape))
-    return specs
-
-
-def calibration_batches(
-    pass_: Pass,
-    model: onnx.ModelProto,
-    calibration: Mapping[str, np.ndarray] | None,
-    *,
-    max_samples: int,
-    batch_size: int,
-) -> list[dict[str, np.ndarray]]:
-    """Split the calibration arrays into feeds for the model, checking names, ranks and dims."""
-    specs = _graph_inputs(pass_, model)
-    if not calibration:
-        raise pass_.fail(
-            "static quantization needs calibration data; pass --calib with samples for the model's "
-            f"inputs ({', '.join(s.name for s in specs)}): an .npz with one array per input "
-            "(or an .npy for a one-input model)"
-        )
-    missing = [s.name for s in specs if s.name not in calibration]
-    if missing:
-        raise pass_.fail(
-            f"the calibration data has no array for input(s) {', '.join(missing)}; "
-            f"it has {', '.join(sorted(calibration)) or 'nothing'}"
-        )
-    arrays = {s.name: np.asarray(calibration[s.name]) for s in specs}
-    counts = {name: (len(a) if a.ndim else 0) for name, a in arrays.items()}
-    if len(set(counts.values())) != 1:
-        raise pass_.fail(f"calibration arrays differ in sample count: {counts}")
-    n = min(next(iter(counts.values())), max_samples)
-    if n == 0:
-        raise pass_.fail("the calibration data holds no samples")
-
-    fixed_batch = None
-    for spec in specs:
-        array = arrays[spec.name]
-        if spec.shape is None:
-            continue
-        if array.ndim != len(spec.shape):
-            raise pass_.fail(
-                f"calibration array for input {spec.name!r} has shape {array.shape} but the model "
-                f"expects rank {len(spec.shape)} ({_shape_text(spec.shape)}); the first axis counts samples"
-            )
-        for axis, (want, have) in enumerate(zip(spec.shape[1:], array.shape[1:], strict=True), start=1):
-            if want is not None and want > 0 and want != have:
-                raise pass_.fail(
-                    f"calibration array for input {spec.name!r} has {have} on axis {axis} but the model "
-                    f"expects {want} ({_shape_text(spec.shape)})"
-                )
-        if spec.shape and spec.shape[0] and fixed_batch is None:
-            fixed_batch = spec.shape[0]
-
-    if fixed_batch is not None:
-        if n < fixed_batch:
-            raise pass_.fail(f"the model's fixed batch is {fixed_batch} but only {n} calibration samples exist")
-        step, count = fixed_batch, n // fixed_batch
-    else:
-        # equal batches only: the entropy and percentile calibrators cannot stack a ragged last one
-        step = min(batch_size, n)
-        count = n // step
-    return [
-        {s.name: np.ascontiguousarray(arrays[s.name][i * step : (i + 1) * step], dtype=s.dtype) for s in specs}
-        for i in range(count)
-    ]
-
-
-def make_reader(batches: list[dict[str, np.ndarray]]) -> Any:
-    """An ONNX Runtime ``CalibrationDataReader`` over prepared feeds (rewindable)."""
-    from onnxruntime.quantization import CalibrationDataReader
-
-    class _FeedReader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._index = 0
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            if self._index >= len(batches):
-                return None
-            self._index += 1
-            return batches[self._index - 1]
-
-        def rewind(self) -> None:
-            self._index = 0
-
-        def __len__(self) -> int:
-            return len(batches)
-
-    return _FeedReader()
-
-
-def _shape_text(shape: tuple[int | None, ...]) -> str:
-    return "[" + ", ".join("?" if d is None or d == 0 else str(d) for d in shape) + "]"
