@@ -150,7 +150,7 @@ def _catalog_help() -> dict[str, str]:
             for name, cls in catalog.prune_passes().items()
         )
         + "; each is built at every precision.",
-        "runtimes": f"Runtimes to build for, comma-separated: {runtimes}.",
+        "runtimes": f"Runtimes to build for, comma-separated, or auto (every one installed here): {runtimes}.",
     }
 
 

@@ -53,11 +53,20 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:4]
 
 
+def resolve_runtimes(asked: tuple[str, ...]) -> tuple[str, ...]:
+    """``("auto",)`` -> the runtimes installed here, in registry order; anything else as asked."""
+    if tuple(asked) != ("auto",):
+        return tuple(asked)
+    from agent.runtimes import installed_runtimes
+
+    return tuple(installed_runtimes()) or ("onnxruntime",)
+
+
 def plan_request(request: RunRequest, inputs: PreparedInputs) -> Plan:
     """The plan for ``request``; InputError when a planned build needs data the user did not give."""
     plan = plan_variants(
         request.precisions,
-        request.runtimes,
+        resolve_runtimes(request.runtimes),
         runtime_options=request.runtime_options,
         prune=request.prune,
         search=request.search,

@@ -7,7 +7,9 @@ from pathlib import Path
 
 #: The precisions built when none are named, in report order.
 DEFAULT_PRECISIONS = ("fp32", "int8-static", "int8-dynamic", "fp16")
-DEFAULT_RUNTIMES = ("onnxruntime",)
+#: "auto": every registered runtime whose package works on this machine (the host builds and checks
+#: each runtime's builds, so what runs here is what can be offered)
+DEFAULT_RUNTIMES = ("auto",)
 DEFAULT_KEY_FILE = Path.home() / ".config" / "edgeprof" / "job.key"
 
 
