@@ -20,7 +20,7 @@ from rich.markup import escape
 from agent.protocol import local_device_id
 from agent.signing import create_key, load_key
 from pipeline.artifact_server import ArtifactServer
-from pipeline.assign import assign, profile_runtime_names
+from pipeline.assign import assign, profile_power_mode_names, profile_runtime_names
 from pipeline.broker import EmbeddedBroker, check_reachable
 from pipeline.build_stage import build_variants
 from pipeline.collect import collect
@@ -56,7 +56,14 @@ def new_run_id() -> str:
 def plan_request(request: RunRequest, inputs: PreparedInputs) -> Plan:
     """The plan for ``request``; InputError when a planned build needs data the user did not give."""
     plan = plan_variants(
-        request.precisions, request.runtimes, runtime_options=request.runtime_options, prune=request.prune
+        request.precisions,
+        request.runtimes,
+        runtime_options=request.runtime_options,
+        prune=request.prune,
+        batch_sizes=request.batch_sizes,
+        pass_options=request.pass_options,
+        ort_providers=request.ort_providers,
+        power_modes=request.power_modes or ("",),
     )
     if inputs.calib is None and plan.needs_calibration:
         names = ", ".join(v.id for v in plan.needs_calibration)
@@ -110,7 +117,7 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
 
         console.print(f"waiting for device(s) {', '.join(dispatcher.device_ids())} on {broker_url} …")
         devices = dispatcher.wait_ready(request.device_wait_s)
-        assignments, skipped = assign(built, devices, profile_runtime_names())
+        assignments, skipped = assign(built, devices, profile_runtime_names(), profile_power_mode_names())
         _print_skipped(skipped, console)
         run_id = new_run_id()
         db.add_run(run_id, inputs.model.sha256, run_meta(request, inputs, built, top1, build_failures, skipped, metric))

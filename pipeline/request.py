@@ -36,6 +36,10 @@ class RunRequest:
     runtime_options: dict[str, dict[str, object]] = field(default_factory=dict)  # runtime -> options
     prune: tuple[str, ...] = ("none",)  # the pruning axis: none, channels=0.3, magnitude=0.5, 2to4
     metric: str = "auto"  # what accuracy loss measures: auto, top1, agreement, cosine
+    ort_providers: tuple[str, ...] = ("cpu",)  # ONNX Runtime execution providers, an axis: cpu, cuda, tensorrt
+    power_modes: tuple[str, ...] = ()  # Jetson power modes, an axis ("current" = as the device is); () = no switching
+    fixed_clocks: bool = False  # with power_modes: pin each mode's clocks at its maximum (jetson_clocks)
+    pass_options: dict[str, dict[str, object]] = field(default_factory=dict)  # pass name -> config (trt_recipe)
 
     @property
     def local(self) -> bool:
