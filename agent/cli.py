@@ -6,7 +6,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 import typer
 
@@ -209,9 +209,44 @@ def doctor(
         typer.echo(line)
     runtimes = installed_runtimes()
     typer.echo("runtimes: " + (", ".join("%s %s" % kv for kv in sorted(runtimes.items())) or "none found"))
+    for name, problem in _missing_runtimes(runtimes).items():
+        typer.echo("  %-9s no: %s" % (name, problem))
+    if sysfs_root == Path("/sys"):
+        _echo_power_mode()
     typer.echo("power sources:")
     for name, problem in probe(sysfs_root=sysfs_root, proc_root=proc_root).items():
         typer.echo("  %-9s %s" % (name, "works" if problem is None else "no: %s" % problem))
+
+
+def _missing_runtimes(installed: Dict[str, str]) -> Dict[str, str]:
+    """name -> why, for the registered runtimes that do not work here."""
+    from agent.errors import RuntimeLoadError
+    from agent.runtimes import declared_runtimes
+
+    missing = {}
+    for name, cls in declared_runtimes().items():
+        if name not in installed:
+            try:
+                cls.version()
+            except RuntimeLoadError as exc:
+                missing[name] = str(exc)
+    return missing
+
+
+def _echo_power_mode() -> None:
+    """The Jetson power mode this device is in (what --power-modes switches from and back to)."""
+    from agent.power_modes import NVPModel, PowerModeError
+
+    nvpmodel = NVPModel.detect()
+    if nvpmodel is None:
+        return
+    try:
+        mode = nvpmodel.query()
+        typer.echo(
+            "power mode: %s (nvpmodel %d); modes: %s" % (mode.name, mode.id, ", ".join(nvpmodel.modes().values()))
+        )
+    except PowerModeError as exc:
+        typer.echo("power mode: unknown (%s)" % exc)
 
 
 @app.command()

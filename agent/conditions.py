@@ -12,12 +12,15 @@ Only two things flag a window: the fastest CPU clock falling (the busy cores' cl
 wander with the governor), and a zone reaching its own passive trip point (85 C where it has none).
 devfreq clocks are recorded but not judged: a GPU clock falls by design when a CPU runtime leaves
 the GPU idle. PMIC die zones are skipped: on Jetson Nano, TX2 and Xavier they read a fixed 100 C.
+GPU load, clocks, temperature and memory (NVML, Jetson sysfs) come from :mod:`agent.gpu_conditions`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Dict, List, Optional
+
+from agent import gpu_conditions
 
 #: A clock that ends this much below where it started (relative) suggests throttling.
 CLOCK_DROP = 0.10
@@ -70,6 +73,7 @@ def snapshot(sysfs_root: Path = Path("/sys")) -> Dict[str, float]:
             out["devfreq_mhz:%s" % dev.name] = _read_number(dev / "cur_freq") / 1e6
         except (OSError, ValueError):
             continue
+    out.update(gpu_conditions.snapshot(sysfs_root))
     return out
 
 
@@ -87,4 +91,5 @@ def compare(before: Dict[str, float], after: Dict[str, float]) -> List[str]:
                 notes.append(
                     "%s reached %.1f C by the end of the window (throttles at %.0f C)" % (zone, after[key], limit)
                 )
+    notes.extend(gpu_conditions.compare(before, after))
     return notes

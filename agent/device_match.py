@@ -2,7 +2,8 @@
 
 Evidence, cheapest first: the device-tree model and compatible strings (Jetson, Raspberry Pi), USB
 ids (Movidius NCS2 is 03e7:2485, 03e7:f63b once booted), PCI ids (Intel NPU), NVIDIA GPU names from
-``/proc/driver/nvidia`` (or ``nvidia-smi`` when that is absent), the CPU model and flags from
+``/proc/driver/nvidia`` (or ``nvidia-smi``, then NVML, when that is absent: containers often lack
+it), the CPU model and flags from
 ``/proc/cpuinfo`` and MemTotal from ``/proc/meminfo``. Each profile's ``match`` rules say which of
 these identify it; the profile with the strongest evidence wins, and a memory size outside the
 profile's SKU lowers the confidence instead of hiding the match. With no evidence, an x86-64 machine
@@ -135,6 +136,31 @@ def _nvidia_smi_names() -> Tuple[str, ...]:
     return tuple(line.strip() for line in out.stdout.decode("utf-8", "replace").splitlines() if line.strip())
 
 
+def _nvml_names() -> Tuple[str, ...]:
+    """GPU names as NVML gives them ("NVIDIA H100 80GB HBM3"), where pynvml and a driver are present."""
+    try:
+        import pynvml
+    except ImportError:
+        return ()
+    try:
+        pynvml.nvmlInit()
+    except Exception:  # NVMLError: no driver
+        return ()
+    try:
+        names = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            name = pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i))
+            names.append(str(name, "utf-8", "replace") if isinstance(name, bytes) else str(name))
+        return tuple(n.strip() for n in names if n.strip())
+    except Exception:
+        return ()
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except Exception:
+            pass
+
+
 def _arch(blocks: List[dict], proc_root: Path, machine: Optional[str]) -> str:
     if machine:
         return machine
@@ -160,7 +186,7 @@ def gather_evidence(
     if gpu_names is None:
         gpu_names = _nvidia_gpu_names(proc_root)
         if not gpu_names and proc_root == Path("/proc"):
-            gpu_names = _nvidia_smi_names()
+            gpu_names = _nvidia_smi_names() or _nvml_names()
     model = (_read_dt(proc_root, sysfs_root, "model") or "").replace("\x00", "").strip()
     compatible = _read_dt(proc_root, sysfs_root, "compatible") or ""
     return Evidence(
@@ -298,6 +324,11 @@ def match_device(
             alternatives=tuple(item[2] for item in scored[1:]),
             evidence=ev,
         )
+    unprofiled = [
+        "GPU %r has no shipped profile: its figures (peak compute, bandwidth, power, price) are unknown here; "
+        "add a profile with --targets-dir" % name
+        for name in ev.gpu_names
+    ]
     if ev.arch == "x86_64" and FALLBACK_X86 in profiles:
         return Match(
             profile_id=FALLBACK_X86,
@@ -306,9 +337,10 @@ def match_device(
                 "x86-64 host: " + _describe_host(ev),
             ],
             confidence=LOW,
+            doubts=unprofiled,
             evidence=ev,
         )
-    reasons = ["no profile matches this %s device" % ev.arch]
+    reasons = ["no profile matches this %s device" % ev.arch] + unprofiled
     if ev.dt_model:
         reasons.append("device-tree model: %r" % ev.dt_model)
     if ev.cpu_model:

@@ -22,6 +22,7 @@ from agent import __version__
 from agent.errors import AgentError, InferenceError, ProtocolError, SensorError
 from agent.harness import EvalSet, evaluate_accuracy, fixed_batch_size, measure, synthetic_eval_set
 from agent.parent_watch import on_parent_exit
+from agent.power_modes import job_power_mode
 from agent.protocol import BenchmarkJob, BenchmarkResult, Measurement, WorkerSpec, decode, encode
 from agent.protocol.eval_data import read_eval_set
 from agent.runtimes import LocalArtifact, get_runtime
@@ -67,7 +68,11 @@ def _open_sampler(prefer: Optional[str], notes: List[str]) -> Any:
 
 
 def run_job(
-    job: BenchmarkJob, artifact: LocalArtifact, eval_path: Optional[Path], power: Optional[str]
+    job: BenchmarkJob,
+    artifact: LocalArtifact,
+    eval_path: Optional[Path],
+    power: Optional[str],
+    state_dir: Optional[Path] = None,
 ) -> Dict[str, Any]:
     started = time.time()
     env_notes: List[str] = []
@@ -93,6 +98,8 @@ def run_job(
     }
     cls = get_runtime(job.runtime)
     runtime = cls(job.runtime_options)
+    if state_dir is not None and hasattr(runtime, "set_cache_dir"):
+        runtime.set_cache_dir(state_dir / "trt-engines")  # built engines outlive the job's work folder
     runtime_version = cls.version()
     runtime.load(artifact)
     data = load_eval_set(eval_path) if eval_path is not None else synthetic_eval_set(runtime, shapes=job.input_shapes)
@@ -185,6 +192,25 @@ def failed_result(job: BenchmarkJob, error: str, started: float) -> BenchmarkRes
     )
 
 
+def agent_state_dir(spec_path: Path) -> Optional[Path]:
+    """The agent's state folder, when the spec lies where the service puts it (``STATE/work/JOB/spec.json``)."""
+    spec_path = Path(spec_path).resolve()
+    return spec_path.parents[2] if spec_path.parent.parent.name == "work" else None
+
+
+def note_power_mode(result: Dict[str, Any], mode: Dict[str, Any]) -> None:
+    """Name the mode the job ran in on the result, with the details (and a failed restore) in its environment."""
+    if not mode:
+        return
+    result["power_mode"] = str(mode.get("name", ""))
+    environment = result.setdefault("environment", {})
+    environment["power_mode"] = mode
+    if mode.get("restored") is False:
+        environment.setdefault("notes", []).append(
+            "the previous power mode was not restored after this job: %s" % mode.get("restore_error", "")
+        )
+
+
 def main(argv: List[str]) -> int:
     spec_path, out_path = Path(argv[0]), Path(argv[1])
     agent_pid = int(argv[2]) if len(argv) > 2 else None
@@ -196,7 +222,10 @@ def main(argv: List[str]) -> int:
         artifact = LocalArtifact(
             spec.artifact_kind, {k: Path(v) for k, v in spec.artifact_files.items()}, spec.artifact_settings
         )
-        result = run_job(job, artifact, Path(spec.eval_path) if spec.eval_path else None, spec.power)
+        eval_path = Path(spec.eval_path) if spec.eval_path else None
+        with job_power_mode(job.power_mode, job.fixed_clocks, spec_path.parent) as mode:
+            result = run_job(job, artifact, eval_path, spec.power, agent_state_dir(spec_path))
+        note_power_mode(result, mode)
     except AgentError as exc:
         result = json.loads(encode(failed_result(job, str(exc), started)))
     tmp = out_path.with_suffix(".tmp")

@@ -18,9 +18,11 @@ def assign(
     built: Sequence[Built],
     devices: Mapping[str, AgentStatus],
     profile_runtimes: Mapping[str, Sequence[str]] | None = None,
+    profile_modes: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[list[tuple[Built, str]], list[Skipped]]:
     """``(assignments, skipped)``; ``profile_runtimes`` maps a target profile id to the runtimes it
-    lists (profiles that list none do not restrict)."""
+    lists (profiles that list none do not restrict); ``profile_modes`` maps it to its power modes,
+    and a variant measured in a power mode goes only to devices whose profile has that mode."""
     pairs: list[tuple[Built, str]] = []
     skipped: list[Skipped] = []
     for device_id, status in devices.items():
@@ -40,9 +42,35 @@ def assign(
                         device_id,
                     )
                 )
+            elif (
+                b.spec.power_mode
+                and profile_modes is not None
+                and not _has_mode(profile_modes, status, b.spec.power_mode)
+            ):
+                modes = ", ".join(profile_modes.get(status.target, ())) or "none"
+                skipped.append(
+                    Skipped(
+                        b.spec.id,
+                        f"{device_id}'s target profile {status.target or '(unknown)'} has no power mode "
+                        f"{b.spec.power_mode} (its modes: {modes}); add 'current' to --power-modes to measure "
+                        "such devices as they are",
+                        device_id,
+                    )
+                )
             else:
                 pairs.append((b, device_id))
     return pairs, skipped
+
+
+def _has_mode(profile_modes: Mapping[str, Sequence[str]], status: AgentStatus, mode: str) -> bool:
+    return mode.lower() in {m.lower() for m in profile_modes.get(status.target, ())}
+
+
+def profile_power_mode_names(extra_dirs: Sequence[str] = ()) -> dict[str, list[str]]:
+    """Target profile id -> names of its power modes (nvpmodel modes on a Jetson)."""
+    from targets import load_profiles
+
+    return {pid: [m.name for m in p.power_modes] for pid, p in load_profiles(extra_dirs=list(extra_dirs)).items()}
 
 
 def profile_runtime_names(extra_dirs: Sequence[str] = ()) -> dict[str, list[str]]:

@@ -241,6 +241,31 @@ def optimize(
         metavar="NAME",
         help=f"Power source for the local agent: {', '.join(SENSORS)} (default: the best one found).",
     ),
+    ort_providers: str = typer.Option(
+        "cpu",
+        metavar="NAMES",
+        help="ONNX Runtime execution providers, comma-separated: cpu, cuda, tensorrt (TensorRT first, then CUDA); "
+        "each is built at every precision and named in the variant id (ort-cuda-fp16).",
+    ),
+    power_modes: str = typer.Option(
+        "",
+        metavar="MODES",
+        help="Jetson power modes to measure in, comma-separated, as the target profiles name them (MAXN, 15W, ...); "
+        "'current' also measures every device as it is. The agent switches (nvpmodel), lets the clocks settle and "
+        "restores the previous mode.",
+    ),
+    fixed_clocks: bool = typer.Option(
+        False, "--fixed-clocks", help="With --power-modes: pin the clocks at each mode's maximum (jetson_clocks)."
+    ),
+    trt_dla_core: int | None = typer.Option(
+        None, min=0, metavar="N", help="TensorRT: build for DLA core N (Jetson Xavier/Orin), GPU fallback on."
+    ),
+    trt_workspace_mib: int | None = typer.Option(
+        None, min=1, metavar="MIB", help="TensorRT: the builder's workspace limit in MiB (default TensorRT's)."
+    ),
+    trt_cuda_graph: bool = typer.Option(
+        False, "--trt-cuda-graph", help="TensorRT: replay each query as a CUDA graph (trtexec --useCudaGraph)."
+    ),
 ) -> None:
     """Build variants of MODEL, measure them on the target devices, and write a ranked report."""
     from pipeline.request import RunRequest
@@ -252,6 +277,8 @@ def optimize(
     )  # fmt: skip
     if spec is not None:
         o.update(_from_spec(ctx, spec))
+    trt_recipe = {"dla_core": trt_dla_core, "workspace_mib": trt_workspace_mib}
+    trt_recipe = {k: v for k, v in trt_recipe.items() if v is not None}
     _run(
         RunRequest(
             model=model,
@@ -276,6 +303,11 @@ def optimize(
             serve_host=serve_host,
             advertise_host=advertise_host,
             power=power.value if power is not None else None,
+            ort_providers=tuple(_csv(ort_providers) or ["cpu"]),
+            power_modes=tuple(_csv(power_modes)),
+            fixed_clocks=fixed_clocks,
+            pass_options={"trt_recipe": trt_recipe} if trt_recipe else {},
+            runtime_options={"tensorrt": {"use_cuda_graph": True}} if trt_cuda_graph else {},
         )
     )
 

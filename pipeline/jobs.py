@@ -58,6 +58,8 @@ def make_jobs(
             min_queries=request.min_queries,
             sla_p99_ms=request.sla_p99_ms,
             deadline_s=request.job_deadline_s,
+            power_mode=built.spec.power_mode,
+            fixed_clocks=request.fixed_clocks and bool(built.spec.power_mode),
         )
         jobs.append(sign_job(job, key))
     return jobs

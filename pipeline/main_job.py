@@ -20,7 +20,7 @@ from rich.markup import escape
 from agent.protocol import local_device_id
 from agent.signing import create_key, load_key
 from pipeline.artifact_server import ArtifactServer
-from pipeline.assign import assign, profile_runtime_names
+from pipeline.assign import assign, profile_power_mode_names, profile_runtime_names
 from pipeline.broker import EmbeddedBroker, check_reachable
 from pipeline.build_stage import build_variants
 from pipeline.collect import collect
@@ -70,6 +70,10 @@ def plan_request(request: RunRequest, inputs: PreparedInputs) -> Plan:
         runtime_options=request.runtime_options,
         prune=request.prune,
         search=request.search,
+        batch_sizes=request.batch_sizes,
+        pass_options=request.pass_options,
+        ort_providers=request.ort_providers,
+        power_modes=request.power_modes or ("",),
     )
     if inputs.calib is None and plan.needs_calibration:
         names = ", ".join(v.id for v in plan.needs_calibration)
@@ -123,7 +127,7 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
 
         console.print(f"waiting for device(s) {', '.join(dispatcher.device_ids())} on {broker_url} …")
         devices = dispatcher.wait_ready(request.device_wait_s)
-        assignments, skipped = assign(built, devices, profile_runtime_names())
+        assignments, skipped = assign(built, devices, profile_runtime_names(), profile_power_mode_names())
         _print_skipped(skipped, console)
         run_id = new_run_id()
         db.add_run(run_id, inputs.model.sha256, run_meta(request, inputs, built, top1, build_failures, skipped, metric))

@@ -90,6 +90,7 @@ class Record:
     artifact_kind: str  # the artifact kind measured (agent.protocol.ARTIFACT_KINDS), "" if unknown
     #: what the runtime really used once loaded: threads, providers, the precision it ran in
     runtime_settings: Mapping[str, Any] = field(default_factory=dict)
+    power_mode: str = ""  # the device's power mode during the window (nvpmodel's name), "" if it has none
     valid: bool
     throttled: bool = False
     conditions: Conditions = field(default_factory=Conditions)
@@ -185,6 +186,7 @@ def build_records(
                     # What the device says it measured; the store's record of the build otherwise.
                     artifact_kind=r.artifact_kind or str(art.get("kind", "")),
                     runtime_settings=dict(r.runtime_settings),
+                    power_mode=r.power_mode,
                     valid=m.valid,
                     throttled=m.throttled,
                     conditions=Conditions(before=dict(m.conditions_before), after=dict(m.conditions_after)),

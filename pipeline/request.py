@@ -41,6 +41,10 @@ class RunRequest:
     metric: str = "auto"  # what accuracy loss measures: auto, top1, agreement, cosine
     build_jobs: int | None = None  # builds in parallel; None: one per CPU
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # --shape name=1x128: dynamic axes
+    ort_providers: tuple[str, ...] = ("cpu",)  # ONNX Runtime execution providers, an axis: cpu, cuda, tensorrt
+    power_modes: tuple[str, ...] = ()  # Jetson power modes, an axis ("current" = as the device is); () = no switching
+    fixed_clocks: bool = False  # with power_modes: pin each mode's clocks at its maximum (jetson_clocks)
+    pass_options: dict[str, dict[str, object]] = field(default_factory=dict)  # pass name -> config (trt_recipe)
 
     @property
     def local(self) -> bool:

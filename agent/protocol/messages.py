@@ -40,6 +40,10 @@ class BenchmarkJob:
     max_accuracy_samples: int = 0  # 0 = the whole evaluation set
     sla_p99_ms: Optional[float] = None
     deadline_s: float = 600.0  # wall-clock limit for the whole job on the device
+    #: Jetson power mode to measure in: a target-profile or nvpmodel.conf name, or an nvpmodel id;
+    #: "" = the mode the device is in. The agent switches, lets clocks settle, and restores after.
+    power_mode: str = ""
+    fixed_clocks: bool = False  # pin clocks at the mode's maximum (jetson_clocks) for the job
     signature: str = ""
     signature_alg: str = "hmac-sha256"
     schema_version: int = PROTOCOL_VERSION
@@ -58,6 +62,8 @@ class BenchmarkJob:
             raise ProtocolError("min_duration_s must be > 0, warmup_s >= 0 and min_queries >= 1")
         if self.deadline_s <= 0:
             raise ProtocolError("deadline_s must be > 0")
+        if self.power_mode:
+            check_id(self.power_mode, "power mode")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +156,9 @@ class BenchmarkResult:
     accuracy: Optional[AccuracyReport] = None
     error: str = ""
     environment: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: the power mode the job ran in (nvpmodel's name on a Jetson), "" where the device has none;
+    #: details (id, clocks after settling, whether the previous mode was restored) in environment
+    power_mode: str = ""
     schema_version: int = PROTOCOL_VERSION
 
     def __post_init__(self) -> None:

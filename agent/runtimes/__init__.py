@@ -28,6 +28,7 @@ RUNTIMES = Registry(
     {
         "onnxruntime": "agent.runtimes.ort_runtime:ORTRuntime",
         "openvino": "agent.runtimes.ov_runtime:OVRuntime",
+        "tensorrt": "agent.runtimes.trt_runtime:TRTRuntime",
     },
     RuntimeLoadError,
 )

@@ -1,15 +1,62 @@
-"""ONNX Runtime backend (CPU by default; CUDA and TensorRT execution providers by option)."""
+"""ONNX Runtime backend (CPU by default; CUDA and TensorRT execution providers by option).
+
+The ``providers`` option lists execution providers in priority order: a node the first cannot run
+goes to the next, and ONNX Runtime keeps the CPU provider last. Entries are provider names, the
+short names of :data:`PROVIDER_ALIASES` (``cuda``, ``tensorrt``), or ``[name, {options}]`` pairs. The
+settings record what the session really registered (``get_providers``) and with which options.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from agent.errors import InferenceError, RuntimeLoadError
 from agent.protocol.dtypes import numpy_dtype_name
 from agent.runtimes.base import InputSpec, LocalArtifact, Runtime
+
+#: ``--ort-providers`` names -> the execution providers they stand for, in priority order
+PROVIDER_ALIASES: Dict[str, Tuple[str, ...]] = {
+    "cpu": ("CPUExecutionProvider",),
+    "cuda": ("CUDAExecutionProvider", "CPUExecutionProvider"),
+    "tensorrt": ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"),
+}
+#: TensorRT EP options a variant's precision needs: QDQ models need the INT8 builder flag on TensorRT 8,
+#: and an FP16 graph runs as FP16 only with FP16 allowed
+_TRT_EP_OPTIONS = {"fp16": {"trt_fp16_enable": True}, "int8-static": {"trt_int8_enable": True}}
+
+
+def provider_list(alias: str, precision: str = "fp32") -> List[Any]:
+    """The ``providers`` option for one variant: the alias's providers, with the TensorRT EP's
+    precision options where the variant's precision needs them."""
+    found: List[Any] = []
+    for name in PROVIDER_ALIASES[alias]:
+        options = _TRT_EP_OPTIONS.get(precision) if name == "TensorrtExecutionProvider" else None
+        found.append([name, dict(options)] if options else name)
+    return found
+
+
+def _session_providers(wanted: List[Any]) -> List[Any]:
+    """Option entries -> what ``InferenceSession(providers=...)`` takes (names, or (name, options))."""
+    out: List[Any] = []
+    for entry in wanted:
+        if isinstance(entry, str) and entry in PROVIDER_ALIASES:
+            out.extend(PROVIDER_ALIASES[entry])
+        elif isinstance(entry, str):
+            out.append(entry)
+        elif isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[1], dict):
+            out.append((str(entry[0]), {str(k): v for k, v in entry[1].items()}))
+        else:
+            raise RuntimeLoadError(
+                "onnxruntime runtime option providers takes names or [name, {options}] pairs, not %r" % (entry,)
+            )
+    return list(dict.fromkeys(out)) if all(isinstance(p, str) for p in out) else out
+
+
+def _provider_name(entry: Any) -> str:
+    return entry if isinstance(entry, str) else entry[0]
 
 
 def usable_cpus() -> int:
@@ -21,8 +68,8 @@ def usable_cpus() -> int:
 
 
 class ORTRuntime(Runtime):
-    """Options: ``providers`` (list, default CPU), ``intra_op_num_threads`` (int, default: the
-    usable CPUs), ``inter_op_num_threads`` (int, default 1)."""
+    """Options: ``providers`` (list, default CPU; see the module docstring), ``intra_op_num_threads``
+    (int, default: the usable CPUs), ``inter_op_num_threads`` (int, default 1)."""
 
     name = "onnxruntime"
     short_name = "ort"
@@ -61,9 +108,9 @@ class ORTRuntime(Runtime):
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = inter
         opts.log_severity_level = 3
-        wanted = list(self.options.get("providers") or ["CPUExecutionProvider"])
+        wanted = _session_providers(list(self.options.get("providers") or ["CPUExecutionProvider"]))
         have = ort.get_available_providers()
-        missing = [p for p in wanted if p not in have]
+        missing = [_provider_name(p) for p in wanted if _provider_name(p) not in have]
         if missing:
             raise RuntimeLoadError(
                 "ONNX Runtime on this device lacks %s (it has %s): install the matching onnxruntime build"
@@ -77,11 +124,14 @@ class ORTRuntime(Runtime):
             InputSpec(i.name, list(i.shape), np.dtype(numpy_dtype_name(i.type) or "float32"))
             for i in self._session.get_inputs()
         ]
+        used = list(self._session.get_providers())
         self._settings = {
-            "providers": list(self._session.get_providers()),
+            "providers": used,
             "intra_op_num_threads": threads,
             "inter_op_num_threads": inter,
         }
+        if used != ["CPUExecutionProvider"]:
+            self._settings["provider_options"] = _provider_options(self._session, used)
 
     @property
     def inputs(self) -> List[InputSpec]:
@@ -100,6 +150,19 @@ class ORTRuntime(Runtime):
 
     def close(self) -> None:
         self._session = None
+
+
+def _provider_options(session: Any, used: List[str]) -> Dict[str, Dict[str, str]]:
+    """The options each non-CPU provider runs with, as ONNX Runtime reports them."""
+    try:
+        options = session.get_provider_options()
+    except Exception:  # older releases
+        return {}
+    return {
+        name: {str(k): str(v) for k, v in dict(options.get(name, {})).items()}
+        for name in used
+        if name != "CPUExecutionProvider"
+    }
 
 
 def _first_line(exc: BaseException) -> str:

@@ -32,6 +32,8 @@ PASSES = Registry(
         "ov_export_fp32": "pipeline.passes.ov_convert:OVExportFP32",
         "ov_compress_fp16": "pipeline.passes.ov_convert:OVCompressFP16",
         "nncf_quantize": "pipeline.passes.nncf_quantize:NNCFQuantize",
+        "trt_qdq": "pipeline.passes.trt_recipe:TRTQDQ",
+        "trt_recipe": "pipeline.passes.trt_recipe:TRTRecipe",
     },
     ValueError,
 )

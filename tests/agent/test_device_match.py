@@ -202,6 +202,11 @@ def test_unknown_architecture_is_unknown(tmp_path):
         ("NVIDIA A100 80GB PCIe", "nvidia-a100-80gb", MEDIUM),
         ("NVIDIA H100 80GB HBM3", "nvidia-h100", HIGH),
         ("NVIDIA H100 PCIe", "nvidia-h100", MEDIUM),
+        # more names as NVML and nvidia-smi print them
+        ("NVIDIA A100-SXM4-40GB", "nvidia-a100-80gb", MEDIUM),
+        ("NVIDIA A100-PCIE-40GB", "nvidia-a100-80gb", MEDIUM),
+        ("NVIDIA H100 NVL", "nvidia-h100", MEDIUM),
+        ("NVIDIA L40", "nvidia-l40s", MEDIUM),
     ],
 )
 def test_gpu_server_is_matched_by_gpu_name(tmp_path, gpu, expected, confidence):
@@ -258,3 +263,35 @@ def test_profiles_default_to_the_catalogue(tmp_path, monkeypatch):
         dt_compatible=("raspberrypi,5-model-b", "brcm,bcm2712"),
     )
     assert match_device(sys_root, proc).profile_id == "raspberry-pi-5"
+
+
+def test_a_gpu_without_a_profile_is_named_not_passed_over(tmp_path):
+    sys_root, proc = make_tree(tmp_path, cpuinfo=x86_cpuinfo(), nvidia_models=("NVIDIA H200",))
+
+    match = match_device(sys_root, proc, PROFILES)
+
+    assert match.profile_id == "generic-x86_64" and match.confidence == LOW
+    assert "nvidia-h100" not in match.alternatives  # an H200 is not an H100: other memory, bandwidth, price
+    assert any("'NVIDIA H200' has no shipped profile" in d and "--targets-dir" in d for d in match.doubts)
+
+
+def test_gpu_names_come_from_nvml_where_the_driver_files_and_nvidia_smi_are_missing(tmp_path, monkeypatch):
+    import shutil
+    import sys
+    import types
+
+    if shutil.which("nvidia-smi") or Path("/proc/driver/nvidia/gpus").is_dir():
+        pytest.skip("this machine has NVIDIA's own sources of GPU names; the NVML fallback is not used")
+    calls = []
+    nvml = types.ModuleType("pynvml")
+    nvml.nvmlInit = lambda: calls.append("init")
+    nvml.nvmlShutdown = lambda: calls.append("shutdown")
+    nvml.nvmlDeviceGetCount = lambda: 2
+    nvml.nvmlDeviceGetHandleByIndex = lambda i: i
+    nvml.nvmlDeviceGetName = lambda h: [b"NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"][h]  # bytes in old pynvml
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+
+    ev = gather_evidence(tmp_path, Path("/proc"))
+
+    assert ev.gpu_names == ("NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3")
+    assert calls == ["init", "shutdown"]

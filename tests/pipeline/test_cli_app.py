@@ -43,3 +43,34 @@ def test_targets_errors_carry_the_prefix() -> None:
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("edgeprof: error: unknown target 'nope'"), result.stderr
+
+
+def test_the_nvidia_options_reach_the_request(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import pipeline.cli as cli
+
+    seen = []
+    monkeypatch.setattr(cli, "_run", seen.append)
+    args = ["optimize", "m.onnx", "--runtimes", "tensorrt,onnxruntime", "--ort-providers", "cpu,cuda"]
+    args += ["--power-modes", "current,15W", "--fixed-clocks", "--trt-dla-core", "1", "--trt-cuda-graph"]
+
+    result = CliRunner().invoke(app, args)
+
+    assert result.exit_code == 0, result.output
+    (request,) = seen
+    assert request.ort_providers == ("cpu", "cuda") and request.power_modes == ("current", "15W")
+    assert request.fixed_clocks and request.pass_options == {"trt_recipe": {"dla_core": 1}}
+    assert request.runtime_options == {"tensorrt": {"use_cuda_graph": True}}
+
+
+def test_an_unknown_execution_provider_is_one_line_before_anything_is_written(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.demo_model import DEMO_MODEL_PATH
+
+    out = tmp_path / "out"
+    args = ["optimize", str(DEMO_MODEL_PATH), "--out", str(out), "--ort-providers", "cpu,rocm"]
+    result = CliRunner().invoke(app, args)
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "edgeprof: error: --ort-providers: unknown provider(s) rocm; known: cpu, cuda, tensorrt"
+    ]
+    assert not out.exists()

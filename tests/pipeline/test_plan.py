@@ -117,3 +117,73 @@ def test_pruning_is_an_axis_built_at_every_precision() -> None:
 def test_a_bad_pruning_is_an_input_error(text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         plan_variants(["fp32"], ["onnxruntime"], prune=[text])
+
+
+def test_tensorrt_precisions_are_builder_flags_on_fp32_or_qdq_onnx() -> None:
+    plan = plan_variants(["fp32", "fp16", "int8-static", "best"], ["tensorrt"], batch_sizes=[8, 1])
+
+    chains = {v.id: v.pass_names for v in plan.variants}
+    assert chains == {
+        "trt-fp32": ["opset_upgrade", "trt_recipe"],
+        "trt-fp16": ["opset_upgrade", "trt_recipe"],
+        "trt-int8-static": ["opset_upgrade", "trt_qdq", "trt_recipe"],  # TensorRT's QDQ, not ORT's defaults
+        "trt-best": ["opset_upgrade", "trt_qdq", "trt_recipe"],
+    }
+    best = plan.variants[3]
+    assert best.passes[-1].config == {"precision": "best", "sparsity": None, "batch_sizes": [1, 8]}
+    assert best.artifact_kind == "tensorrt-recipe" and best.needs_calibration
+    assert "best" in Catalog.registered().precisions()
+
+
+def test_onnx_runtime_int8_keeps_its_own_quantizer_and_best_is_tensorrts() -> None:
+    plan = plan_variants(["int8-static", "best"], ["onnxruntime"])
+
+    assert plan.variants[0].pass_names == ["opset_upgrade", "quantize_static"]
+    assert [s.variant for s in plan.skipped] == ["ort-best"]
+
+
+def test_2to4_pruning_turns_on_tensorrts_sparse_tactics() -> None:
+    (spec,) = plan_variants(["fp16"], ["tensorrt"], prune=["2to4"]).variants
+
+    assert spec.id == "trt-fp16-2to4" and spec.pass_names == ["opset_upgrade", "prune_2to4", "trt_recipe"]
+    assert spec.passes[-1].config["sparsity"] == "2:4"
+
+
+def test_ort_providers_are_an_axis_named_in_the_ids_and_recorded_as_options() -> None:
+    plan = plan_variants(["fp32", "int8-static"], ["onnxruntime"], ort_providers=["cpu", "cuda", "tensorrt"])
+
+    by_id = {v.id: dict(v.runtime_options) for v in plan.variants}
+    assert list(by_id) == [
+        "ort-fp32",
+        "ort-int8-static",
+        "ort-cuda-fp32",
+        "ort-cuda-int8-static",
+        "ort-trtep-fp32",
+        "ort-trtep-int8-static",
+    ]
+    assert by_id["ort-fp32"] == {}  # the CPU is ONNX Runtime's default
+    assert by_id["ort-cuda-fp32"] == {"providers": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
+    assert by_id["ort-trtep-int8-static"]["providers"][0] == ["TensorrtExecutionProvider", {"trt_int8_enable": True}]
+    with pytest.raises(InputError, match="unknown provider.*rocm; known: cpu, cuda, tensorrt"):
+        plan_variants(["fp32"], ["onnxruntime"], ort_providers=["rocm"])
+
+
+def test_power_modes_multiply_the_variants_but_not_the_skips() -> None:
+    plan = plan_variants(["fp16", "int8-dynamic"], ["tensorrt"], power_modes=["MAXN", "15W"])
+
+    assert [(v.id, v.power_mode) for v in plan.variants] == [
+        ("trt-fp16-mode-MAXN", "MAXN"),
+        ("trt-fp16-mode-15W", "15W"),
+    ]
+    assert plan.variants[0].passes == plan.variants[1].passes  # one build, measured in two modes
+    assert [s.variant for s in plan.skipped] == ["trt-int8-dynamic"]
+
+
+def test_pass_options_reach_their_pass_and_are_checked_by_it() -> None:
+    plan = plan_variants(["fp16"], ["tensorrt"], pass_options={"trt_recipe": {"dla_core": 0, "workspace_mib": 512}})
+
+    assert plan.variants[0].passes[-1].config["dla_core"] == 0
+    with pytest.raises(InputError, match="trt_recipe options for trt-fp32: a DLA runs FP16 and INT8 only"):
+        plan_variants(["fp32"], ["tensorrt"], pass_options={"trt_recipe": {"dla_core": 0}})
+    with pytest.raises(InputError, match="unknown pass"):
+        plan_variants(["fp32"], ["tensorrt"], pass_options={"trt_engine": {}})

@@ -112,6 +112,13 @@ def test_the_artifact_kind_the_device_reports_wins() -> None:
     assert records[0].artifact_kind == "tensorrt-recipe"
 
 
+def test_the_power_mode_the_device_ran_in_is_on_every_record() -> None:
+    res = result("trt-fp16-mode-15W", "fp16", None, batches=(1, 8), power_mode="15W")
+    records, _ = build_records([res, result("ort-fp32", "fp32", None)], {}, {}, None)
+
+    assert [r.power_mode for r in records] == ["15W", "15W", ""]
+
+
 def test_failed_results_become_one_line_failures() -> None:
     records, failed = build_records(
         [result("bad", "int8-static", None, status="failed", error="load failed:\n  needs opset 13+")], {}, {}, None

@@ -22,7 +22,7 @@ from agent.runtimes import declared_runtimes, get_runtime
 from agent.runtimes.base import LocalArtifact, Runtime
 from pipeline.demo_model import DEMO_EVAL_PATH, DEMO_INPUT_NAME, DEMO_MODEL_PATH
 
-KNOWN_PRECISIONS = {"fp32", "fp16", "bf16", "int8-static", "int8-dynamic"}
+KNOWN_PRECISIONS = {"fp32", "fp16", "bf16", "int8-static", "int8-dynamic", "best"}
 
 
 def demo_images(count: int = 16) -> np.ndarray:

@@ -26,6 +26,8 @@ EXPECTED = {
     "ov_export_fp32",
     "ov_compress_fp16",
     "nncf_quantize",
+    "trt_qdq",
+    "trt_recipe",
 }
 
 
