@@ -224,7 +224,7 @@ def test_ctrl_c_leaves_no_orphan_and_a_sound_database(tmp_path: Path) -> None:
         [
             sys.executable, "-m", "pipeline.cli", "optimize", str(DEMO_MODEL_PATH), "--calib", str(DEMO_CALIB_PATH),
             "--eval", str(DEMO_EVAL_PATH), "--out", str(out), "--precisions", "fp32,int8-static",
-            "--min-duration", "3", "--job-key-file", str(tmp_path / "k"),
+            "--runtimes", "onnxruntime", "--min-duration", "3", "--job-key-file", str(tmp_path / "k"),
         ],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         # a child of a background job inherits SIGINT ignored, and Python then never turns it into
@@ -256,8 +256,8 @@ def test_ctrl_c_leaves_no_orphan_and_a_sound_database(tmp_path: Path) -> None:
     again = subprocess.run(
         [
             sys.executable, "-m", "pipeline.cli", "optimize", str(DEMO_MODEL_PATH), "--eval", str(DEMO_EVAL_PATH),
-            "--out", str(out), "--precisions", "fp32", "--batch", "1", "--min-duration", "0.5",
-            "--job-key-file", str(tmp_path / "k"),
+            "--out", str(out), "--precisions", "fp32", "--runtimes", "onnxruntime", "--batch", "1",
+            "--min-duration", "0.5", "--job-key-file", str(tmp_path / "k"),
         ],
         capture_output=True, text=True, timeout=240,
     )  # fmt: skip

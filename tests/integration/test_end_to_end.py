@@ -56,6 +56,8 @@ def optimize_args(out: Path, *extra: str) -> list[str]:
         str(out),
         "--precisions",
         "fp32,int8-static",
+        "--runtimes",
+        "onnxruntime",
         "--batch",
         "1,8",
         "--min-duration",
