@@ -73,16 +73,24 @@ def knee_reason(
 ) -> str:
     """Why ``best``, the knee of the front, is recommended, with the distances that decided it."""
     front = sorted(distances, key=lambda rid: distances[rid])
+    first_label = ranking.objectives[0].label if ranking.objectives else "throughput"
     if len(front) == 1:
         head = "The only build on the Pareto front"
+    elif max(distances.values()) < 1e-9:
+        head = (
+            f"The {len(front)} builds on the Pareto front are within 5% of each other on every objective, so none "
+            f"is a knee: the best on {first_label}, then the lower p99"
+        )
     else:
-        others = [rid for rid in front if rid != best.id]
-        runner = others[0]
+        runner = next(rid for rid in front if rid != best.id)
+        tie = abs(distances[runner] - distances[best.id]) < 1e-9
         head = (
             f"Knee of the Pareto front ({len(front)} builds): nearest the ideal point once each objective is "
-            f"scaled 0-1 across the front (distance {format_number(distances[best.id], sig=2)}; next "
-            f"{runner} at {format_number(distances[runner], sig=2)})"
-        )
+            f"scaled 0-1 across the front (distance {format_number(distances[best.id], sig=2)}; "
+            + (f"tied with {runner}, the tie to the best on {first_label}" if tie else f"next {runner} at "
+               f"{format_number(distances[runner], sig=2)}")
+            + ")"
+        )  # fmt: skip
     sla = f" (SLA {format_number(constraints.sla_p99_ms)} ms)" if constraints.sla_p99_ms is not None else ""
     first = f"{head}: {figures_phrase(best, ranking)}{sla}."
     metric = ranking.objectives[0] if ranking.objectives else None

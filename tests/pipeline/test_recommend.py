@@ -185,3 +185,13 @@ def test_cheapest_applies_when_every_front_build_has_a_cost():
     assert resolve_rule("auto", rank_records([record("a")]), [record("a")]) == "knee"
     with pytest.raises(ValueError, match="one of auto, knee, cheapest, first"):
         resolve_rule("best", ranking, records)
+
+
+def test_a_front_whose_builds_are_all_within_noise_has_no_knee_and_says_so():
+    records = [record("int8-b1", ipj=23.2, tput=173.0, p99=22.3), record("int8-b8", ipj=23.3, tput=172.0, p99=74.0)]
+    rec = pick(records)
+    assert rec is not None and rec.rule == "knee"
+    assert rec.reason.startswith(
+        "The 2 builds on the Pareto front are within 5% of each other on every objective, so none is a knee: "
+        "the best on inferences per joule, then the lower p99"
+    )
