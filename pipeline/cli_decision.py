@@ -94,10 +94,10 @@ def overrides(**given: Any) -> dict[str, Any]:
             value = _floats(value, "--max-delay-ms")
         elif key == "plan_targets":
             value = tuple(x.strip() for x in value.split(",") if x.strip())
-        elif key == "targets_dirs":
-            value = tuple(str(p) for p in value)
+        elif key == "targets_dirs":  # stored with the run: absolute, for a report run from elsewhere
+            value = tuple(str(Path(p).resolve()) for p in value)
         elif isinstance(value, Path):
-            value = str(value)
+            value = str(value.resolve())
         out[names.get(key, key)] = value
     return out
 

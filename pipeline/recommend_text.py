@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pipeline.numbers import format_number
+from pipeline.numbers import DASH, format_number
 from pipeline.objectives import ACCURACY_LOSS, COST_PER_MILLION, LATENCY_P99, Objective
 from pipeline.rank import Constraints, Ranking
 from pipeline.record import Record
@@ -25,8 +25,8 @@ RULE_TEXT = {
 
 
 def usd(value: float | None) -> str:
-    """``$0.0123``: dollars to three significant digits."""
-    return "–" if value is None else "$" + format_number(value)
+    """``$0.0123``: dollars to three significant digits; "–" when missing."""
+    return DASH if value is None else "$" + format_number(value)
 
 
 def figure_text(objective: Objective, record: Record) -> str:

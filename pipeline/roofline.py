@@ -250,7 +250,9 @@ def pick_count(by_batch: Mapping[int, GraphCount], batch: int) -> GraphCount | N
     return by_batch[min(by_batch)] if by_batch else None
 
 
-def count_builds(builds: Sequence[tuple[str, str, Path | None]], source_model: Path, batches: Sequence[int]) -> dict:
+def count_builds(
+    builds: Sequence[tuple[str, str, Path | None]], source_model: Path | None, batches: Sequence[int]
+) -> dict:
     """Graph counts of each build, JSON-ready: ``{variant_id: {"counted_on", "by_batch": {batch: count}}}``.
 
     ``builds`` are (variant id, artifact kind, path of its ONNX member or None). A build without an
@@ -262,8 +264,12 @@ def count_builds(builds: Sequence[tuple[str, str, Path | None]], source_model: P
     for variant_id, kind, path in builds:
         counted_on = COUNTED_ON_BUILD if path is not None else COUNTED_ON_SOURCE.format(kind=kind)
         by_batch = {}
+        graph = path if path is not None else source_model
+        if graph is None:
+            out[variant_id] = {"counted_on": counted_on, "by_batch": {}}
+            continue
         try:
-            model = topologically_sorted(path if path is not None else source_model)
+            model = topologically_sorted(graph)
         except Exception:
             out[variant_id] = {"counted_on": counted_on, "by_batch": {}}
             continue

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from pipeline.numbers import DASH, fmt, format_number
 from pipeline.planner.sizing import PlanOption
 from pipeline.planner.workload import Workload
+from pipeline.recommend_text import usd
 
 if TYPE_CHECKING:
     from pipeline.planner.plan import AutoScaling
@@ -29,10 +30,6 @@ PLAN_COLUMNS: list[tuple[str, str]] = [
     ("million", "USD per 1M inf"),
     ("verdict", "verdict"),
 ]
-
-
-def usd(value: float | None) -> str:
-    return DASH if value is None else "$" + format_number(value)
 
 
 def option_phrase(o: PlanOption) -> str:

@@ -42,14 +42,20 @@ def _result(variant: str, precision: str, ms_by_batch: dict[int, float], top1: f
     )  # fmt: skip
 
 
-def make_run(out: Path, decision: dict[str, Any] | None = None, counted: bool = True) -> Path:
-    """``out/results.db`` with one run of two builds of the tiny test CNN on a Jetson Orin Nano."""
+def make_run(out: Path, decision: dict[str, Any] | None = None, counted: bool = True, stored: bool = False) -> Path:
+    """``out/results.db`` with one run of two builds of the tiny test CNN on a Jetson Orin Nano; the
+    graph counts in the run's metadata unless not ``counted``; the builds in ``out/artifacts`` if ``stored``."""
     out.mkdir(parents=True, exist_ok=True)
     model = build_tiny_cnn(out / "tiny.onnx")
+    sha = "ab" * 32
+    if stored:
+        from pipeline.store import ArtifactStore
+
+        sha = ArtifactStore(out / "artifacts").put_build("onnx", {"model": model}, names={"model": "model.onnx"}).sha256
     meta: dict[str, Any] = {
         "model": MODEL,
         "eval": {"source": "eval.npz", "samples": 500, "has_labels": True},
-        "artifacts": {v: {"sha256": "ab" * 32, "size_bytes": 140_000, "kind": "onnx"} for v in ("fp32", "int8")},
+        "artifacts": {v: {"sha256": sha, "size_bytes": 140_000, "kind": "onnx"} for v in ("fp32", "int8")},
         "host_top1": 0.98,
         "metric": "top1",
         "sla_p99_ms": None,

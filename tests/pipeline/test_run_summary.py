@@ -53,9 +53,13 @@ def test_a_rate_brings_the_planner_and_the_cost_at_that_load(tmp_path):
 
 
 def test_a_run_recorded_before_counting_is_counted_from_the_artifact_store(tmp_path):
-    run = summary_of(make_run(tmp_path / "out", counted=False))
-    assert all(r.roofline is None for r in run.records)  # the fixture's artifacts are not in a store
-    assert any(n.startswith("no roofline: the build's graph was not counted") for n in run.records[0].notes)
+    counted_now = summary_of(make_run(tmp_path / "stored", counted=False, stored=True))
+    counted_then = summary_of(make_run(tmp_path / "counted"))
+    assert [r.roofline for r in counted_now.records] == [r.roofline for r in counted_then.records]
+    assert all(r.roofline is not None for r in counted_now.records)
+    gone = summary_of(make_run(tmp_path / "gone", counted=False))  # its builds are not in the store
+    assert all(r.roofline is None for r in gone.records)
+    assert any(n.startswith("no roofline: the build's graph was not counted") for n in gone.records[0].notes)
 
 
 def test_bad_options_are_input_errors_naming_the_flag(tmp_path):
