@@ -1,4 +1,4 @@
-"""``edgeprof``: the workstation command (demo, optimize, report, targets, keygen)."""
+"""``edgeprof``: the workstation command (demo, optimize, report, plan, targets, keygen)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import typer
 from agent.power import SENSORS
 from agent.readable_cli import ReadableTyper
 from pipeline import __version__
+from pipeline import cli_decision as d
 from pipeline.console import make_console
 from pipeline.request import DEFAULT_PRECISIONS, DEFAULT_RUNTIMES
 
@@ -266,9 +267,37 @@ def optimize(
     trt_cuda_graph: bool = typer.Option(
         False, "--trt-cuda-graph", help="TensorRT: replay each query as a CUDA graph (trtexec --useCudaGraph)."
     ),
+    objectives: str | None = d.OBJECTIVES,
+    pick: str | None = d.PICK,
+    exclude_estimates: bool | None = d.EXCLUDE_ESTIMATES,
+    max_memory_mb: float | None = d.MAX_MEMORY,
+    electricity_price: float | None = d.ELECTRICITY,
+    pue: float | None = d.PUE,
+    amortisation_months: float | None = d.AMORTISATION,
+    purchase_price: float | None = d.PURCHASE,
+    rental_price: float | None = d.RENTAL,
+    pricing: str | None = d.PRICING,
+    utilisation: float | None = d.UTILISATION,
+    monitor_summary: Path | None = d.MONITOR_SUMMARY,
+    rate: str | None = d.RATE,
+    p99_ms: float | None = d.P99,
+    plan_targets: str | None = typer.Option(
+        None, metavar="IDS", help="Targets the planner sizes (see `plan --targets`)."
+    ),
+    targets_dir: list[Path] | None = d.TARGETS_DIR,
 ) -> None:
     """Build variants of MODEL, measure them on the target devices, and write a ranked report."""
-    from pipeline.request import RunRequest
+    from pipeline.request import DecisionOptions, RunRequest
+
+    decision = DecisionOptions.from_json(
+        d.overrides(
+            objectives=objectives, pick=pick, exclude_estimates=exclude_estimates, max_memory_mb=max_memory_mb,
+            electricity_usd_per_kwh=electricity_price, pue=pue, amortisation_months=amortisation_months,
+            purchase_usd=purchase_price, rental_usd_per_h=rental_price, pricing=pricing, utilisation=utilisation,
+            monitor_summary=monitor_summary, rate=rate, p99_ms=p99_ms, plan_targets=plan_targets,
+            targets_dirs=targets_dir,
+        )
+    )  # fmt: skip
 
     o = dict(
         calib=calib, eval=eval, out=out, targets=targets, batch=batch, precisions=precisions, runtimes=runtimes,
@@ -308,6 +337,7 @@ def optimize(
             fixed_clocks=fixed_clocks,
             pass_options={"trt_recipe": trt_recipe} if trt_recipe else {},
             runtime_options={"tensorrt": {"use_cuda_graph": True}} if trt_cuda_graph else {},
+            decision=d.checked(decision, o["sla_p99_ms"]),
         )
     )
 
@@ -341,11 +371,42 @@ def report(
         Path("edgeprof-out"), metavar="OUT", help="An output folder written by optimize or demo."
     ),
     run_id: str | None = typer.Option(None, metavar="ID", help="Which run (default: the latest)."),
+    csv: Path | None = typer.Option(
+        None, "--csv", metavar="FILE", help="Also write the CSV (one row per record) here; - for stdout."
+    ),
+    objectives: str | None = d.OBJECTIVES,
+    pick: str | None = d.PICK,
+    exclude_estimates: bool | None = d.EXCLUDE_ESTIMATES,
+    max_memory_mb: float | None = d.MAX_MEMORY,
+    electricity_price: float | None = d.ELECTRICITY,
+    pue: float | None = d.PUE,
+    amortisation_months: float | None = d.AMORTISATION,
+    purchase_price: float | None = d.PURCHASE,
+    rental_price: float | None = d.RENTAL,
+    pricing: str | None = d.PRICING,
+    utilisation: float | None = d.UTILISATION,
+    monitor_summary: Path | None = d.MONITOR_SUMMARY,
+    rate: str | None = d.RATE,
+    p99_ms: float | None = d.P99,
+    plan_targets: str | None = typer.Option(
+        None, metavar="IDS", help="Targets the planner sizes (see `plan --targets`)."
+    ),
+    targets_dir: list[Path] | None = d.TARGETS_DIR,
 ) -> None:
-    """Rebuild report.html and results.json from the results database, and print the table."""
+    """Rebuild report.html, report.md, results.json and results.csv from the results database, and print
+    the report; flags given here replace the run's own ranking, cost and workload options."""
+    from pipeline.errors import InputError
     from pipeline.export import write_outputs
+    from pipeline.report.csv_rows import csv_text
     from pipeline.results_db import ResultsDB
     from pipeline.run_summary import summary_for_run
+
+    given = d.overrides(
+        objectives=objectives, pick=pick, exclude_estimates=exclude_estimates, max_memory_mb=max_memory_mb,
+        electricity_usd_per_kwh=electricity_price, pue=pue, amortisation_months=amortisation_months,
+        purchase_usd=purchase_price, rental_usd_per_h=rental_price, pricing=pricing, utilisation=utilisation,
+        monitor_summary=monitor_summary, rate=rate, p99_ms=p99_ms, plan_targets=plan_targets, targets_dirs=targets_dir,
+    )  # fmt: skip
 
     db_path = out / "results.db"
     if not db_path.exists():
@@ -361,13 +422,24 @@ def report(
             typer.echo(f"edgeprof: error: {db_path} holds no run yet", err=True)
             raise typer.Exit(1)
         try:
-            summary = summary_for_run(db, run)
+            summary = summary_for_run(db, run, overrides=given)
         except KeyError:
             typer.echo(f"edgeprof: error: no run {run!r} in {db_path}", err=True)
             raise typer.Exit(1) from None
+        except InputError as exc:
+            typer.echo(f"edgeprof: error: {exc}", err=True)
+            raise typer.Exit(1) from None
         write_outputs(out, summary, make_console())
+        if csv is not None:
+            if str(csv) == "-":
+                sys.stdout.write(csv_text(summary))
+            else:
+                csv.write_text(csv_text(summary), encoding="utf-8")
     finally:
         db.close()
+
+
+app.command(name="plan")(d.plan_command)
 
 
 @app.command()

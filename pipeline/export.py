@@ -1,5 +1,6 @@
-"""``results.json``, the public contract (README.md, "results.json", ``schema_version`` 1), and the
-run's output files.
+"""``results.json``, the public contract (README.md, "results.json", ``schema_version`` 2), and the
+run's other output files: ``results.csv`` (one row per record), ``report.md`` (a summary for a pull
+request) and ``report.html``.
 
 The document is written from the :class:`~pipeline.summary.RunSummary` at the edge, field by field
 from each :class:`~pipeline.record.Record` (a field's ``metadata["json"]`` names it where the
@@ -19,13 +20,18 @@ from rich.console import Console
 
 from pipeline import RESULTS_SCHEMA_VERSION, __version__
 from pipeline.files import write_atomic
+from pipeline.planner import PlanResult
 from pipeline.record import Record
 from pipeline.report import render_html, render_table
+from pipeline.report.csv_rows import csv_text
+from pipeline.report.markdown import render_markdown
 from pipeline.summary import RunSummary
 
 SCHEMA_VERSION = RESULTS_SCHEMA_VERSION
 RESULTS_FILE = "results.json"
 REPORT_FILE = "report.html"
+CSV_FILE = "results.csv"
+MARKDOWN_FILE = "report.md"
 
 
 def results_document(summary: RunSummary) -> dict[str, Any]:
@@ -42,6 +48,14 @@ def results_document(summary: RunSummary) -> dict[str, Any]:
         "constraints": {
             "sla_p99_ms": summary.constraints.sla_p99_ms,
             "max_accuracy_loss_abs": summary.constraints.max_accuracy_loss,
+            "max_accuracy_loss_origin": summary.constraints.accuracy_budget_origin,
+            "max_memory_mb": summary.constraints.max_memory_mb,
+        },
+        "ranking": {
+            "objectives_used": [o.name for o in summary.ranking.objectives],
+            "fallback_notes": list(summary.ranking.fallback_notes),
+            "excluded_estimates": summary.ranking.excluded_estimates,
+            "rule": summary.rule,
         },
         "devices": [
             {
@@ -57,7 +71,37 @@ def results_document(summary: RunSummary) -> dict[str, Any]:
         "variants": [record_document(summary, r) for r in summary.records],
         "failed": [_jsonable(f) for f in summary.failures],
         "unfinished": [_jsonable(u) for u in summary.unfinished],
-        "recommended": {"id": rec.id, "reason": rec.reason} if rec else None,
+        "recommended": {"id": rec.id, "reason": rec.reason, "rule": rec.rule} if rec else None,
+        "recommended_per_target": {
+            target: {"id": r.id, "reason": r.reason, "rule": r.rule} if r else None
+            for target, r in summary.per_target.items()
+        },
+        "plan": plan_document(summary.plan) if summary.plan is not None else None,
+    }
+
+
+def plan_document(plan: PlanResult) -> dict[str, Any]:
+    """The planner's answer as JSON: the workload, every option sized, and the choices."""
+    w = plan.workload
+    return {
+        "workload": {
+            "rate_per_s": w.rate_per_s,
+            "p99_ms": w.p99_ms,
+            "arrivals": "trace" if w.trace is not None else "poisson",
+            "trace": w.trace_source,
+            "peak_rate_per_s": w.peak_rate_per_s,
+            "budget_usd_per_month": w.budget_usd_per_month,
+        },
+        "options": [_jsonable(o) for o in plan.options],
+        "cheapest": plan.cheapest.label if plan.cheapest else None,
+        "cheapest_measured": plan.cheapest_measured.label if plan.cheapest_measured else None,
+        "fastest": plan.fastest.label if plan.fastest else None,
+        "autoscaling": _jsonable(plan.autoscaling) if plan.autoscaling else None,
+        "answer": plan.answer,
+        "over_provision": plan.over_provision,
+        "method": plan.method,
+        "max_delays_ms": list(plan.delays_ms),
+        "left_out": list(plan.left_out),
     }
 
 
@@ -66,20 +110,25 @@ def record_document(summary: RunSummary, record: Record) -> dict[str, Any]:
     out: dict[str, Any] = _jsonable(record)
     out.pop("notes", None)
     out["pareto_rank"] = summary.ranking.rank(record.id)
+    out["target_pareto_rank"] = summary.ranking.target_rank(record.id)
+    out["figure_kinds"] = dict(summary.ranking.figure_kinds(record.id))
     out["meets_sla"] = summary.ranking.meets_sla(record.id)
     out["notes"] = list(summary.notes(record))
     return out
 
 
 def write_outputs(out_dir: Path, summary: RunSummary, console: Console) -> None:
-    """Write ``results.json`` and ``report.html`` into ``out_dir`` atomically, then print the
-    terminal report to ``console``."""
+    """Write ``results.json``, ``results.csv``, ``report.md`` and ``report.html`` into ``out_dir``
+    atomically, then print the terminal report to ``console``."""
     out_dir = Path(out_dir)
     document = json.dumps(results_document(summary), indent=2, allow_nan=False) + "\n"
     write_atomic(out_dir / RESULTS_FILE, document)
+    write_atomic(out_dir / CSV_FILE, csv_text(summary))
+    write_atomic(out_dir / MARKDOWN_FILE, render_markdown(summary))
     write_atomic(out_dir / REPORT_FILE, render_html(summary))
     render_table(summary, console)
-    console.print(f"\nwrote {out_dir / REPORT_FILE} and {out_dir / RESULTS_FILE}", soft_wrap=True, markup=False)
+    written = ", ".join(str(out_dir / name) for name in (REPORT_FILE, MARKDOWN_FILE, RESULTS_FILE, CSV_FILE))
+    console.print(f"\nwrote {written}", soft_wrap=True, markup=False)
 
 
 def _jsonable(value: Any) -> Any:

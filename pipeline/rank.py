@@ -15,10 +15,17 @@ Conventions
 - An objective that some valid record lacks gives way to its fallback when it has one (inferences per
   joule → throughput); one that no valid record has is left out. :func:`effective_objectives` says
   which objectives were used and why.
+- Constraints come first: accuracy budget (a default one, :data:`DEFAULT_ACCURACY_BUDGET`, unless the
+  user set one), p99 SLA, memory. Records outside them are shown, not ranked, with the reason.
+- Fronts across all targets (:meth:`Ranking.rank`) and within each target (:meth:`Ranking.target_rank`;
+  a record's target is its matched profile, else its device).
+- Each ranked figure has a kind (measured, estimated, projected: :data:`~pipeline.objectives.FIGURE_KINDS`);
+  ``exclude_estimates`` ranks on measured figures only, estimates counting as missing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,21 +35,45 @@ from pipeline.objectives import ACCURACY_LOSS, DEFAULT_OBJECTIVES, LATENCY_P99, 
 from pipeline.record import Record
 
 NOT_RANKED = "not ranked: "
+#: The accuracy budget applied when the user sets none: NNCF's default tolerance (``max_drop`` 0.01,
+#: 1 percentage point absolute top-1); for an embedding measured in cosine, cosine >= 0.99. Without a
+#: budget, the front's most efficient point can be unusable (design.md: a cosine of 0.96 won).
+DEFAULT_ACCURACY_BUDGET = 0.01
+DEFAULT_BUDGET_BASIS = "NNCF's default tolerance, 1 pp absolute"
+ORIGINS = ("user", "default")
 
 
 @dataclass(frozen=True)
 class Constraints:
-    """The run's budget. ``max_accuracy_loss`` is absolute, a fraction (0.01 = 1 percentage point)."""
+    """The run's budget. ``max_accuracy_loss`` is absolute, a fraction (0.01 = 1 percentage point; for
+    a cosine-measured loss, 1 - cosine); ``accuracy_budget_origin`` says whether the user set it or
+    the default applies. ``max_memory_mb`` bounds what one query needs (MB, 10^6 bytes)."""
 
     sla_p99_ms: float | None = None
     max_accuracy_loss: float | None = None
+    accuracy_budget_origin: str = "user"
+    max_memory_mb: float | None = None
 
     def __post_init__(self) -> None:
-        sla, loss = self.sla_p99_ms, self.max_accuracy_loss
+        sla, loss, memory = self.sla_p99_ms, self.max_accuracy_loss, self.max_memory_mb
         if sla is not None and not (is_number(sla) and 0 < sla < math.inf):
             raise ValueError(f"sla_p99_ms must be a positive number of milliseconds or None, not {sla!r}")
         if loss is not None and not (is_number(loss) and 0 <= loss < 1):
             raise ValueError(f"max_accuracy_loss must be an absolute fraction in [0, 1) or None, not {loss!r}")
+        if memory is not None and not (is_number(memory) and 0 < memory < math.inf):
+            raise ValueError(f"max_memory_mb must be a positive number of MB or None, not {memory!r}")
+        if self.accuracy_budget_origin not in ORIGINS:
+            raise ValueError(f"accuracy_budget_origin must be 'user' or 'default', not {self.accuracy_budget_origin!r}")
+
+    def with_default_budget(self) -> Constraints:
+        """These constraints, with :data:`DEFAULT_ACCURACY_BUDGET` where the user set no accuracy budget."""
+        if self.max_accuracy_loss is not None:
+            return self
+        return dataclasses.replace(self, max_accuracy_loss=DEFAULT_ACCURACY_BUDGET, accuracy_budget_origin="default")
+
+    @property
+    def budget_is_default(self) -> bool:
+        return self.max_accuracy_loss is not None and self.accuracy_budget_origin == "default"
 
 
 @dataclass(frozen=True)
@@ -60,15 +91,36 @@ class Ranking:
 
     ``objectives`` are those the ranking used, in order; ``stand_ins`` maps a used objective's name
     to the requested objective it replaced; ``fallback_notes`` explain each change, as sentences.
+    ``target_ranks`` are the ranks within each record's target; ``kinds`` says, per record id, what
+    each used objective's figure rests on; ``excluded_estimates`` is True when estimates were left out.
     """
 
     objectives: tuple[Objective, ...]
     standings: Mapping[str, Standing]
     fallback_notes: tuple[str, ...] = ()
     stand_ins: Mapping[str, Objective] = field(default_factory=dict)
+    target_ranks: Mapping[str, int | None] = field(default_factory=dict)
+    kinds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    excluded_estimates: bool = False
 
     def rank(self, record_id: str) -> int | None:
         return self.standings[record_id].rank
+
+    def target_rank(self, record_id: str) -> int | None:
+        """The record's rank among the records of its own target (0 = that target's front)."""
+        return self.target_ranks.get(record_id)
+
+    def within_targets(self) -> Ranking:
+        """This ranking with each record's rank replaced by its rank within its own target."""
+        standings = {
+            rid: dataclasses.replace(s, rank=self.target_ranks.get(rid)) if s.rank is not None else s
+            for rid, s in self.standings.items()
+        }
+        return dataclasses.replace(self, standings=standings)
+
+    def figure_kinds(self, record_id: str) -> Mapping[str, str]:
+        """Objective name -> "measured", "estimated" or "projected", for the figures the record has."""
+        return self.kinds.get(record_id, {})
 
     def meets_sla(self, record_id: str) -> bool | None:
         return self.standings[record_id].meets_sla
@@ -158,10 +210,13 @@ def effective_objectives(
         have = [r for r in valid if objective.of(r) is not None]
         fallback = objective.fallback
         if fallback is not None and valid and len(have) < len(valid):
-            if any(fallback.of(r) is not None for r in valid) and fallback.name not in used:
+            twin = next((o for o in objectives if o.figure == fallback.figure), None)
+            instead = f"ranked on {fallback.label} instead of {objective.label}"
+            if twin is not None:  # the fallback's figure is already an objective: it stands in alone
+                instead = f"ranked on {twin.label} without {objective.label}"
+            elif any(fallback.of(r) is not None for r in valid) and fallback.name not in used:
                 used[fallback.name] = fallback
                 stand_ins[fallback.name] = objective
-            instead = f"ranked on {fallback.label} instead of {objective.label}"
             if have:
                 notes.append(
                     f"{len(valid) - len(have)} of {len(valid)} records have no {objective.lacking()}: {instead}"
@@ -178,7 +233,8 @@ def effective_objectives(
 def constraint_violations(record: Record, constraints: Constraints) -> list[str]:
     """Why the record breaks ``constraints``; [] if it doesn't.
 
-    A record without the figure a constraint needs breaks it: compliance cannot be shown.
+    A record without the figure a constraint needs breaks it: compliance cannot be shown. The one
+    exception is the default accuracy budget, which a record without an accuracy figure is not held to.
     """
     out = []
     sla = constraints.sla_p99_ms
@@ -189,18 +245,43 @@ def constraint_violations(record: Record, constraints: Constraints) -> list[str]
         elif p99 > sla:
             out.append(f"p99 {format_number(p99)} ms exceeds the {format_number(sla)} ms SLA")
     max_loss = constraints.max_accuracy_loss
+    default = " default" if constraints.budget_is_default else ""
     if max_loss is not None:
         loss = ACCURACY_LOSS.of(record)
-        if loss is None:
+        if loss is None and constraints.budget_is_default:
+            pass  # a run without evaluation data is not held to a budget the user did not set
+        elif loss is None:
             out.append(f"no accuracy figure to check against the {format_number(max_loss * 100)} pp loss limit")
         elif loss > max_loss and record.accuracy is not None and record.accuracy.loss_kind == "cosine":
             out.append(
                 f"cosine {format_number(1 - loss, sig=4)} is below the {format_number(1 - max_loss, sig=4)} "
-                f"the budget allows (loss {format_number(loss, sig=2)} > {format_number(max_loss, sig=2)})"
+                f"the{default} budget allows (loss {format_number(loss, sig=2)} > {format_number(max_loss, sig=2)})"
             )
         elif loss > max_loss:
             kind = "fidelity loss" if record.loss_is_fidelity else "accuracy loss"
-            out.append(f"{kind} {format_number(loss * 100)} pp exceeds the {format_number(max_loss * 100)} pp limit")
+            out.append(
+                f"{kind} {format_number(loss * 100)} pp exceeds the {format_number(max_loss * 100)} pp{default} limit"
+            )
+    out += _memory_violations(record, constraints)
+    return out
+
+
+def _memory_violations(record: Record, constraints: Constraints) -> list[str]:
+    """The device's memory always bounds a build; ``max_memory_mb`` when the user set it."""
+    out = []
+    memory = record.memory
+    if memory is not None and memory.fits is False:
+        out.append(
+            f"needs {format_number(memory.need_bytes / 1e6)} MB per query, more than the device's "
+            f"{format_number((memory.capacity_bytes or 0) / 1e6)} MB"
+        )
+    limit = constraints.max_memory_mb
+    if limit is not None:
+        need = memory.need_bytes if memory is not None else record.model_size_bytes
+        if need is None:
+            out.append(f"no memory figure to check against the {format_number(limit)} MB limit")
+        elif need / 1e6 > limit:
+            out.append(f"needs {format_number(need / 1e6)} MB per query, over the {format_number(limit)} MB limit")
     return out
 
 
@@ -212,17 +293,26 @@ def meets_sla(record: Record, constraints: Constraints) -> bool | None:
     return p99 <= constraints.sla_p99_ms
 
 
+def target_of(record: Record) -> str:
+    """What a per-target front groups by: the matched profile, else the device."""
+    return record.target or record.device_id
+
+
 def rank_records(
     records: Sequence[Record],
     objectives: Sequence[Objective] = DEFAULT_OBJECTIVES,
     constraints: Constraints | None = None,
+    exclude_estimates: bool = False,
 ) -> Ranking:
     """Rank ``records`` under ``objectives`` within ``constraints`` (none by default).
 
     Records that are invalid, break a constraint or lack a used objective's figure are not ranked,
-    with the reasons; the others are ranked among themselves (0 = front). Record ids must be unique.
+    with the reasons; the others are ranked among themselves (0 = front), across targets and within
+    each. ``exclude_estimates`` treats estimated figures as missing. Record ids must be unique.
     """
     constraints = constraints or Constraints()
+    if exclude_estimates:
+        objectives = [o.measured_only() for o in objectives]
     ids = [r.id for r in records]
     if len(set(ids)) != len(ids):
         twice = sorted({i for i in ids if ids.count(i) > 1})
@@ -239,7 +329,22 @@ def rank_records(
         if not reasons:
             eligible.append(record)
         standings[record.id] = Standing(rank=None, meets_sla=meets_sla(record, constraints), reasons=tuple(reasons))
+    senses = [o.sense for o in used]
     points = [[o.of(r) for o in used] for r in eligible]
-    for record, rank in zip(eligible, pareto_ranks(points, [o.sense for o in used]), strict=True):
+    for record, rank in zip(eligible, pareto_ranks(points, senses), strict=True):
         standings[record.id] = Standing(rank=rank, meets_sla=standings[record.id].meets_sla)
-    return Ranking(objectives=used, standings=standings, fallback_notes=notes, stand_ins=stand_ins)
+    target_ranks: dict[str, int | None] = {r.id: None for r in records}
+    for target in dict.fromkeys(target_of(r) for r in eligible):
+        group = [r for r in eligible if target_of(r) == target]
+        ranks = pareto_ranks([[o.of(r) for o in used] for r in group], senses)
+        target_ranks.update({r.id: rank for r, rank in zip(group, ranks, strict=True)})
+    kinds = {r.id: {o.name: k for o in used if (k := o.kind_of(r)) is not None} for r in records}
+    return Ranking(
+        objectives=used,
+        standings=standings,
+        fallback_notes=notes,
+        stand_ins=stand_ins,
+        target_ranks=target_ranks,
+        kinds=kinds,
+        excluded_estimates=exclude_estimates,
+    )

@@ -1,9 +1,19 @@
-"""The build to deploy: drawn from the Pareto front, with a prudent tie-break inside run-to-run noise.
+"""The build to deploy, chosen among the feasible records by a rule the report states.
 
-Among valid, constraint-satisfying records on the front, the one with the best figure for the
-ranking's first objective (most inferences per joule by default; throughput where the ranking fell
-back to it) leads, ties going to the lower p99. A lead smaller than one run can resolve is not
-trusted: see :data:`INDISTINGUISHABLE`. The English is in :mod:`pipeline.recommend_text`.
+Rules (:data:`RULES`):
+
+- ``cheapest``: the feasible record with the lowest cost per million inferences (the article's
+  business metric), with a prudent tie-break inside run-to-run noise;
+- ``knee``: the knee of the Pareto front: each objective is scaled to 0-1 across the front (1 = the
+  front's best), and the record nearest the ideal point (1, …, 1) wins; an objective whose figures
+  on the front differ by no more than :data:`INDISTINGUISHABLE` is left out of the distance;
+- ``first``: the front's best on the ranking's first objective, ties to the lower p99, with the
+  prudent tie-break;
+- ``auto`` (the default): ``cheapest`` when the ranking used cost per million and every record on the
+  front has it, else ``knee``.
+
+A lead smaller than one run can resolve is not trusted: see :data:`INDISTINGUISHABLE`. The English
+is in :mod:`pipeline.recommend_text`.
 """
 
 from __future__ import annotations
@@ -12,9 +22,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.objectives import ACCURACY_LOSS, LATENCY_P99, THROUGHPUT, Objective
+from pipeline.objectives import ACCURACY_LOSS, COST_PER_MILLION, LATENCY_P99, THROUGHPUT, Objective
 from pipeline.rank import Constraints, Ranking, constraint_violations
-from pipeline.recommend_text import close_call_reason, leader_reason
+from pipeline.recommend_text import (
+    cheapest_reason,
+    close_call_reason,
+    knee_close_call_reason,
+    knee_reason,
+    leader_reason,
+)
 from pipeline.record import Record
 
 #: Two figures from single timed windows closer than this (relative) are not told apart. Basis:
@@ -22,14 +38,16 @@ from pipeline.record import Record
 #: coefficient of variation of 1-5.5% (max-min up to 13%). Among builds this close to the best, the
 #: recommendation prefers less accuracy loss, then an FP32 build (nothing converted), then the best.
 INDISTINGUISHABLE = 0.05
+RULES = ("auto", "knee", "cheapest", "first")
 
 
 @dataclass(frozen=True)
 class Recommendation:
-    """The record to deploy, by id, and why, in one to three sentences."""
+    """The record to deploy, by id, why (in figures), and the rule that chose it."""
 
     id: str
     reason: str
+    rule: str = "first"  # the rule applied: "knee", "cheapest" or "first"
 
 
 def deciding_objective(ranking: Ranking) -> Objective:
@@ -37,10 +55,22 @@ def deciding_objective(ranking: Ranking) -> Objective:
     return ranking.objectives[0] if ranking.objectives else THROUGHPUT
 
 
+def resolve_rule(rule: str, ranking: Ranking, front: Sequence[Record]) -> str:
+    """The rule ``auto`` stands for here: cheapest when every front record has a ranked cost, else knee."""
+    if rule not in RULES:
+        raise ValueError(f"the recommendation rule must be one of {', '.join(RULES)}, not {rule!r}")
+    if rule != "auto":
+        return rule
+    cost = next((o for o in ranking.objectives if o.name == COST_PER_MILLION.name), None)
+    if cost is not None and front and all(cost.of(r) is not None for r in front):
+        return "cheapest"
+    return "knee"
+
+
 def recommend(
-    records: Sequence[Record], ranking: Ranking, constraints: Constraints | None = None
+    records: Sequence[Record], ranking: Ranking, constraints: Constraints | None = None, rule: str = "auto"
 ) -> Recommendation | None:
-    """The build to deploy among ``records`` ranked by ``ranking``, or None when none qualifies."""
+    """The build to deploy among ``records`` ranked by ``ranking`` under ``rule``, or None when none qualifies."""
     constraints = constraints or Constraints()
     eligible = [
         r for r in records if ranking.rank(r.id) is not None and r.valid and not constraint_violations(r, constraints)
@@ -48,20 +78,58 @@ def recommend(
     candidates = [r for r in eligible if ranking.rank(r.id) == 0]
     if not candidates:
         return None
+    applied = resolve_rule(rule, ranking, candidates)
+    if applied == "knee":
+        distances = knee_distances(candidates, ranking.objectives)
+        knee = min(candidates, key=lambda r: (distances[r.id], *_lead_key(deciding_objective(ranking), r)))
+        performance = [o for o in ranking.objectives if o.name != ACCURACY_LOSS.name]
+        best = _prudent_choice(eligible, knee, performance)
+        if best is knee:
+            reason = knee_reason(best, records, ranking, distances, constraints)
+        else:
+            reason = knee_close_call_reason(best, knee, ranking, INDISTINGUISHABLE)
+        return Recommendation(id=best.id, reason=reason, rule="knee")
+    if applied == "cheapest":
+        cost = next(o for o in ranking.objectives if o.name == COST_PER_MILLION.name)
+        pool = [r for r in eligible if cost.of(r) is not None]
+        leader = min(pool, key=lambda r: _lead_key(cost, r))
+        best = _prudent_choice(eligible, leader, [cost])
+        reason = cheapest_reason(best, leader, pool, ranking, cost, constraints, INDISTINGUISHABLE)
+        return Recommendation(id=best.id, reason=reason, rule="cheapest")
     metric = deciding_objective(ranking)
     pool = [r for r in candidates if metric.of(r) is not None] or candidates
-
-    def key(r: Record) -> tuple[float, float]:
-        p99 = LATENCY_P99.of(r)
-        return (_oriented(metric, r), -(p99 if p99 is not None else math.inf))
-
-    leader = max(pool, key=key)
-    best = _prudent_choice(eligible, leader, metric)
+    leader = min(pool, key=lambda r: _lead_key(metric, r))
+    best = _prudent_choice(eligible, leader, [metric])
     if best is leader:
         reason = leader_reason(best, records, ranking, metric, constraints)
     else:
         reason = close_call_reason(best, leader, metric, INDISTINGUISHABLE)
-    return Recommendation(id=best.id, reason=reason)
+    return Recommendation(id=best.id, reason=reason, rule="first")
+
+
+def _lead_key(metric: Objective, r: Record) -> tuple[float, float]:
+    """Sort key, best first: the metric oriented to "smaller is better", then the lower p99."""
+    p99 = LATENCY_P99.of(r)
+    return (-_oriented(metric, r), p99 if p99 is not None else math.inf)
+
+
+def knee_distances(front: Sequence[Record], objectives: Sequence[Objective]) -> dict[str, float]:
+    """Record id -> distance to the ideal point, each objective scaled 0-1 across ``front`` (0 = the
+    front's best). Objectives whose spread on the front is within :data:`INDISTINGUISHABLE` are left out."""
+    squares = {r.id: 0.0 for r in front}
+    for objective in objectives:
+        values = {r.id: objective.of(r) for r in front}
+        known = [v for v in values.values() if v is not None]
+        if len(known) < 2:
+            continue
+        lo, hi = min(known), max(known)
+        spread = hi - lo
+        if spread <= INDISTINGUISHABLE * max(abs(lo), abs(hi)) or not math.isfinite(spread):
+            continue
+        best = hi if objective.sense == "max" else lo
+        for rid, v in values.items():
+            squares[rid] += 1.0 if v is None else ((best - v) / spread) ** 2
+    return {rid: math.sqrt(sq) for rid, sq in squares.items()}
 
 
 def _oriented(metric: Objective, record: Record) -> float:
@@ -72,34 +140,38 @@ def _oriented(metric: Objective, record: Record) -> float:
     return value if metric.sense == "max" else -value
 
 
-def _prudent_choice(eligible: Sequence[Record], leader: Record, metric: Objective) -> Record:
-    """Among records that one run cannot tell from the leader (deciding figure and p99 both within
-    INDISTINGUISHABLE), the one with least accuracy loss, then an FP32 build, then the best figure.
-    Such a record may sit just off the front: one run's noise decides which of the two dominates."""
-    top = metric.of(leader)
-    if top is None or top <= 0:
+def _prudent_choice(eligible: Sequence[Record], leader: Record, metrics: Sequence[Objective]) -> Record:
+    """Among records that one run cannot tell from the leader (each of ``metrics`` and p99 within
+    INDISTINGUISHABLE), the one with least accuracy loss, then an FP32 build, then the best figure
+    on the first metric. Such a record may sit just off the front: one run's noise decides which of
+    the two dominates."""
+    tops = [(m, m.of(leader)) for m in metrics]
+    if not tops or any(top is None or top < 0 for _, top in tops) or all(top == 0 for _, top in tops):
         return leader
     lead_p99 = LATENCY_P99.of(leader)
 
+    def within(metric: Objective, top: float | None, value: float | None) -> bool:
+        if value is None or top is None:
+            return False
+        if metric.sense == "max":
+            return value >= top / (1.0 + INDISTINGUISHABLE)
+        return value <= top * (1.0 + INDISTINGUISHABLE)
+
     def indistinguishable(r: Record) -> bool:
-        value = metric.of(r)
-        if value is None:
-            return False
-        if metric.sense == "max" and value < top / (1.0 + INDISTINGUISHABLE):
-            return False
-        if metric.sense == "min" and value > top * (1.0 + INDISTINGUISHABLE):
+        if not all(within(m, top, m.of(r)) for m, top in tops):
             return False
         p99 = LATENCY_P99.of(r)
         return lead_p99 is None or p99 is None or p99 <= lead_p99 * (1.0 + INDISTINGUISHABLE)
 
     close = [r for r in eligible if indistinguishable(r)] or [leader]
+    first = metrics[0]
 
     def prudence(r: Record) -> tuple[float, int, float]:
         loss = ACCURACY_LOSS.of(r)
         return (
             round(loss, 6) if loss is not None else math.inf,
             0 if r.is_fp32 else 1,
-            -_oriented(metric, r),
+            -_oriented(first, r),
         )
 
     chosen = min(close, key=prudence)

@@ -6,12 +6,139 @@ an estimate never reads as a measurement. Pure string building over records and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from pipeline.numbers import format_number
-from pipeline.objectives import ACCURACY_LOSS, LATENCY_P99, Objective
+from pipeline.numbers import DASH, format_number
+from pipeline.objectives import ACCURACY_LOSS, COST_PER_MILLION, LATENCY_P99, Objective
 from pipeline.rank import Constraints, Ranking
 from pipeline.record import Record
+
+#: The rules in words, as the reports state them.
+RULE_TEXT = {
+    "knee": (
+        "the knee of the Pareto front: each objective scaled 0-1 across the front (1 = its best), the build "
+        "nearest the ideal point wins; objectives within 5% across the front are left out"
+    ),
+    "cheapest": "the cheapest feasible build: lowest cost per million inferences within the constraints",
+    "first": "the front's best on the first objective, ties to the lower p99",
+}
+
+
+def usd(value: float | None) -> str:
+    """``$0.0123``: dollars to three significant digits; "–" when missing."""
+    return DASH if value is None else "$" + format_number(value)
+
+
+def figure_text(objective: Objective, record: Record) -> str:
+    """The record's figure for ``objective`` with its unit and, for an estimate, what is estimated."""
+    value = objective.of(record)
+    if objective.name == COST_PER_MILLION.name:
+        if value is None:
+            return "no cost figure"
+        cost = record.cost
+        text = f"{usd(value)} per million inferences at full load"
+        if cost is not None and cost.usd_per_million_at_load is not None:
+            text += f" ({usd(cost.usd_per_million_at_load)} at your load)"
+        return text + (", from estimated inputs" if cost is not None and cost.estimated else "")
+    if objective.name == ACCURACY_LOSS.name:
+        return loss_phrase(record)
+    if objective.unit == "ms":
+        return f"{objective.label} {format_number(value)} ms"
+    text = f"{format_number(value)} {objective.unit}"
+    if objective.from_power:
+        text += f" ({power_provenance(record)})"
+    return text
+
+
+def fallback_sentence(ranking: Ranking) -> str:
+    """The ranking's stand-ins ("ranked on throughput instead of …") as a closing sentence; "" when
+    there were none (objectives merely left out are said in the ranking summary)."""
+    notes = [n for n in ranking.fallback_notes if "ranked on" in n]
+    if not notes:
+        return ""
+    return " " + " ".join(n[:1].upper() + n[1:] + "." for n in notes)
+
+
+def figures_phrase(record: Record, ranking: Ranking, skip: str = "") -> str:
+    """Every ranked figure of ``record`` (but ``skip``), then its p99 and where it ran."""
+    names = {o.name for o in ranking.objectives}
+    parts = [figure_text(o, record) for o in ranking.objectives if o.name != skip]
+    if LATENCY_P99.name not in names:
+        parts.append(p99_phrase(record))
+    return ", ".join(parts) + f" {where(record)}"
+
+
+def knee_reason(
+    best: Record, records: Sequence[Record], ranking: Ranking, distances: Mapping[str, float], constraints: Constraints
+) -> str:
+    """Why ``best``, the knee of the front, is recommended, with the distances that decided it."""
+    front = sorted(distances, key=lambda rid: distances[rid])
+    first_label = ranking.objectives[0].label if ranking.objectives else "throughput"
+    if len(front) == 1:
+        head = "The only build on the Pareto front"
+    elif max(distances.values()) < 1e-9:
+        head = (
+            f"The {len(front)} builds on the Pareto front are within 5% of each other on every objective, so none "
+            f"is a knee: the best on {first_label}, then the lower p99"
+        )
+    else:
+        runner = next(rid for rid in front if rid != best.id)
+        tie = abs(distances[runner] - distances[best.id]) < 1e-9
+        head = (
+            f"Knee of the Pareto front ({len(front)} builds): nearest the ideal point once each objective is "
+            f"scaled 0-1 across the front (distance {format_number(distances[best.id], sig=2)}; "
+            + (f"tied with {runner}, the tie to the best on {first_label}" if tie else f"next {runner} at "
+               f"{format_number(distances[runner], sig=2)}")
+            + ")"
+        )  # fmt: skip
+    sla = f" (SLA {format_number(constraints.sla_p99_ms)} ms)" if constraints.sla_p99_ms is not None else ""
+    first = f"{head}: {figures_phrase(best, ranking)}{sla}."
+    metric = ranking.objectives[0] if ranking.objectives else None
+    baseline = baseline_phrase(best, records, ranking, metric) if metric is not None and metric.sense == "max" else ""
+    return first + baseline + fallback_sentence(ranking)
+
+
+def knee_close_call_reason(chosen: Record, knee: Record, ranking: Ranking, margin: float) -> str:
+    """Why ``chosen`` is recommended over ``knee``, which it cannot be told from within ``margin``."""
+    return (
+        f"{figures_phrase(chosen, ranking)}. The knee of the front, {knee.id}, is within {margin:.0%} of it on every "
+        f"ranked figure and in p99, closer than one run can separate, so the build with "
+        f"{prudence_phrase(chosen, knee)} is recommended." + fallback_sentence(ranking)
+    )
+
+
+def cheapest_reason(
+    best: Record,
+    leader: Record,
+    pool: Sequence[Record],
+    ranking: Ranking,
+    cost: Objective,
+    constraints: Constraints,
+    margin: float,
+) -> str:
+    """Why ``best`` is recommended under the cheapest rule; ``leader`` is the lowest cost in ``pool``."""
+    sla = f" (SLA {format_number(constraints.sla_p99_ms)} ms)" if constraints.sla_p99_ms is not None else ""
+    others = sorted((r for r in pool if r.id != best.id), key=lambda r: cost.of(r) or 0.0)
+    if best is leader:
+        head = f"Cheapest feasible build at {figure_text(cost, best)}"
+        if others:
+            head += f" (next: {others[0].id} at {usd(cost.of(others[0]))})"
+    else:
+        head = (
+            f"Within {margin:.0%} of the cheapest ({leader.id} at {usd(cost.of(leader))}), closer than one run "
+            f"can separate, the build with {prudence_phrase(best, leader)}: {figure_text(cost, best)}"
+        )
+    breakdown = ""
+    if best.cost is not None:
+        c = best.cost
+        if c.pricing == "rental":
+            breakdown = f" Rental {usd(c.hardware_usd_per_hour)}/h, power and cooling included."
+        else:
+            breakdown = (
+                f" Amortised purchase {usd(c.hardware_usd_per_hour)}/h and energy "
+                f"{usd(c.energy_usd_per_hour_full_load)}/h at full load."
+            )
+    return f"{head}; {figures_phrase(best, ranking, skip=cost.name)}{sla}.{breakdown}" + fallback_sentence(ranking)
 
 
 def leader_reason(

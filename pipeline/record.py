@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.protocol import AgentStatus, BenchmarkResult, LatencyStats, PowerReport
+from pipeline.cost import Cost
 from pipeline.passes.sparsity import sparsity_note
+from pipeline.roofline import MemoryFit, Roofline
 
 REFERENCE_ON_DEVICE = "fp32 measured on {device}"
 REFERENCE_ON_HOST = "fp32 computed on the host with ONNX Runtime CPU"
@@ -95,6 +97,11 @@ class Record:
     throttled: bool = False
     conditions: Conditions = field(default_factory=Conditions)
     notes: tuple[str, ...] = ()
+    #: Figures derived from the measurement and the device's profile (pipeline/derive.py), each with
+    #: its inputs and their provenance; None where an input is missing (a note says which).
+    cost: Cost | None = None  # cost per million inferences (pipeline/cost.py)
+    roofline: Roofline | None = None  # against the device's roofline (pipeline/roofline.py)
+    memory: MemoryFit | None = None  # bytes one query needs against the device's memory
 
     @property
     def power_estimated(self) -> bool:

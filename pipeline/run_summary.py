@@ -1,23 +1,35 @@
 """A run as the database holds it: what the main job records up front, and the summary rebuilt from it.
 
 ``edgeprof report`` and the main job both go through :func:`summary_for_run`, so a report rebuilt
-later says exactly what the first one said, including the jobs that never answered.
+later says exactly what the first one said, including the jobs that never answered. The run's
+decision options (objectives, rule, cost inputs, workload) are stored with it; ``edgeprof report``
+may override any of them. Each build's graph is counted once, when the run is recorded, for the
+roofline.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from agent.protocol import AgentStatus, BenchmarkResult, decode
 from pipeline.build import Built
+from pipeline.derive import load_target_profiles
+from pipeline.errors import InputError
 from pipeline.inputs import PreparedInputs
 from pipeline.plan import Skipped
-from pipeline.request import RunRequest
+from pipeline.request import DecisionOptions, RunRequest
 from pipeline.results_db import ResultsDB
+from pipeline.roofline import count_builds
+from pipeline.store import ArtifactStore
 from pipeline.summary import Failure, RunSummary, Unfinished, summarize
+
+#: Artifact kinds whose ``model`` member is an ONNX graph the roofline can count.
+ONNX_MODEL_KINDS = ("onnx", "tensorrt-recipe")
 
 
 def run_meta(
@@ -60,7 +72,33 @@ def run_meta(
             for s in skipped
         ],
         "options": _options(request),
+        "decision": request.decision.to_json(),
+        "graph_counts": count_builds(
+            [(b.spec.id, b.build.kind, _onnx_member(b.build.kind, b.build.files)) for b in built],
+            inputs.model.path,
+            request.batch_sizes,
+        ),
+        "batch_sizes": list(request.batch_sizes),
     }
+
+
+def _onnx_member(kind: str, files: Mapping[str, Any]) -> Path | None:
+    return Path(files["model"]) if kind in ONNX_MODEL_KINDS and "model" in files else None
+
+
+def _graph_counts(db: ResultsDB, meta: Mapping[str, Any], results: Sequence[BenchmarkResult]) -> Mapping[str, Any]:
+    """The counts stored with the run; for a run recorded before counting, counted now from the
+    artifact store next to the database (builds no longer there are left out)."""
+    if "graph_counts" in meta:
+        return meta["graph_counts"]
+    store = ArtifactStore(Path(db.path).parent / "artifacts")
+    builds = []
+    for variant, art in (meta.get("artifacts") or {}).items():
+        build = store.get_build(str(art.get("sha256", "")))
+        if build is not None and build.kind in ONNX_MODEL_KINDS:
+            builds.append((variant, build.kind, Path(build.files["model"])))
+    batches = sorted({m.batch_size for r in results for m in r.measurements}) or [1]
+    return count_builds(builds, None, batches)
 
 
 def _skipped(s: Skipped) -> dict[str, str]:
@@ -80,10 +118,17 @@ def _options(request: RunRequest) -> dict[str, str]:
 
 
 def summary_for_run(
-    db: ResultsDB, run_id: str, live_devices: Mapping[str, AgentStatus] | None = None, interrupted: bool = False
+    db: ResultsDB,
+    run_id: str,
+    live_devices: Mapping[str, AgentStatus] | None = None,
+    interrupted: bool = False,
+    overrides: Mapping[str, Any] | None = None,
 ) -> RunSummary:
-    """Rebuild the summary of ``run_id`` from the database (KeyError when there is no such run)."""
+    """Rebuild the summary of ``run_id`` from the database (KeyError when there is no such run),
+    with the run's decision options, ``overrides`` replacing any of them (field names of
+    :class:`~pipeline.request.DecisionOptions`). InputError for a decision option that cannot be used."""
     meta = db.run_meta(run_id)
+    decision = DecisionOptions.from_json(meta.get("decision")).merged(overrides or {})
     results = [decode(BenchmarkResult, p) for p in db.results_for_run(run_id)]
     devices = db.devices()
     devices.update(live_devices or {})
@@ -97,7 +142,12 @@ def summary_for_run(
         Unfinished(job_id, variant, device, "issued", reason)
         for job_id, variant, device in db.jobs_without_result(run_id)
     ]
-    return summarize(
+    try:
+        cost_options = decision.cost_options()
+        objectives = decision.objective_list()
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    summary = summarize(
         results,
         run_id=run_id,
         model=meta["model"],
@@ -110,4 +160,34 @@ def summary_for_run(
         sla_p99_ms=meta.get("sla_p99_ms"),
         max_accuracy_loss=meta.get("max_accuracy_loss"),
         metric=meta.get("metric", "top1"),
+        profiles=load_target_profiles(Path(d) for d in decision.targets_dirs),
+        graph_counts=_graph_counts(db, meta, results),
+        cost_options=cost_options,
+        objectives=objectives,
+        rule=decision.rule,
+        exclude_estimates=decision.exclude_estimates,
+        max_memory_mb=decision.max_memory_mb,
     )
+    return with_plan(summary, decision)
+
+
+def with_plan(summary: RunSummary, decision: DecisionOptions) -> RunSummary:
+    """``summary`` with the planner's answer for the decision's workload (unchanged without one)."""
+    from pipeline.planner import plan_deployment
+
+    try:
+        workload = decision.workload(summary.constraints.sla_p99_ms)
+        if workload is None:
+            return summary
+        plan = plan_deployment(
+            summary.records,
+            load_target_profiles(Path(d) for d in decision.targets_dirs),
+            workload,
+            summary.cost_options,
+            summary.constraints,
+            targets=decision.plan_targets,
+            delays_ms=decision.max_delay_ms or None,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return dataclasses.replace(summary, plan=plan)

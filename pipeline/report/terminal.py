@@ -19,6 +19,17 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from pipeline.report.decision_view import (
+    PLAN_COLUMNS,
+    budget_line,
+    cost_lines,
+    kinds_line,
+    per_target_lines,
+    plan_lines,
+    plan_table,
+    roofline_lines,
+    rule_line,
+)
 from pipeline.report.view import (
     COLUMNS,
     ID_COLUMNS,
@@ -47,6 +58,8 @@ _SHORT_HEADERS = {
     "power": "W",
     "top1": "top-1 %",
     "loss": "loss pp",
+    "cost": "$/M inf",
+    "roof": "roofline",
 }
 
 
@@ -121,6 +134,35 @@ def _table(summary: RunSummary, table_rows: list[Row], console: Console) -> Tabl
     return table
 
 
+def _section(console: Console, title: str, lines: list[str]) -> None:
+    """``title`` before the first line, the others indented under it."""
+    for i, text_line in enumerate(lines):
+        line = Text(title if i == 0 else " " * len(title), style="bold")
+        line.append(text_line)
+        _print(console, line)
+
+
+def _plan_table(summary: RunSummary, console: Console) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
+    for key, header in PLAN_COLUMNS:
+        table.add_column(header, justify="left" if key in ("option", "kind", "verdict") else "right", no_wrap=True)
+    for row in plan_table(summary):
+        style = "bold green" if row["verdict"] == "cheapest" else "dim" if row["verdict"] == "no" else ""
+        table.add_row(*[Text(row[key]) for key, _ in PLAN_COLUMNS], style=style)
+    natural = Measurement.get(console, console.options.update_width(1_000_000), table).maximum
+    if natural > console.width:
+        table.width = natural
+    return table
+
+
+def render_plan(summary: RunSummary, console: Console) -> None:
+    """The planner's answer and its table; nothing when the run has no workload."""
+    plan = plan_lines(summary)
+    if plan:
+        _section(console, "Plan: ", plan)
+        console.print(_plan_table(summary, console), crop=False)
+
+
 def render_table(summary: RunSummary, console: Console) -> None:
     """Print the terminal report of ``summary`` to ``console``."""
     table_rows = rows(summary)
@@ -138,6 +180,14 @@ def render_table(summary: RunSummary, console: Console) -> None:
         line.append("none", style="bold red")
         line.append(" — " + no_recommendation(summary))
     _print(console, line)
+
+    _print(console, Text(rule_line(summary), style="dim"))
+    _print(console, Text(budget_line(summary), style="dim"))
+    _print(console, Text(kinds_line(summary), style="dim"))
+    _section(console, "Per target: ", per_target_lines(summary))
+    _section(console, "Cost: ", cost_lines(summary))
+    _section(console, "Roofline: ", roofline_lines(summary))
+    render_plan(summary, console)
 
     for i, provenance in enumerate(power_provenance(summary)):
         line = Text("Power: " if i == 0 else "       ", style="bold")

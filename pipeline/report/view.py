@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline.numbers import DASH, fmt, fmt_pct, is_number
 from pipeline.record import Record
+from pipeline.report.decision_view import cost_cell, roofline_cell
 from pipeline.summary import RunSummary, Unfinished
 
 ESTIMATE_MARK = "~"
@@ -34,10 +35,12 @@ COLUMNS: list[tuple[str, str]] = [
     ("ipj", "inf/J"),
     ("top1", "top-1 (%)"),
     ("loss", "loss (pp)"),
+    ("cost", "USD per 1M inf"),
+    ("roof", "roofline (% of bound)"),
     ("front", "front"),
     ("valid", "valid"),
 ]
-NUMERIC_COLUMNS = {"batch", "throughput", "p50", "p99", "power", "ipj", "top1", "loss"}
+NUMERIC_COLUMNS = {"batch", "throughput", "p50", "p99", "power", "ipj", "top1", "loss", "cost", "roof"}
 #: Columns holding identifiers: never folded or cut.
 ID_COLUMNS = {"variant", "device"}
 
@@ -73,6 +76,10 @@ def legend(table_rows: Sequence[Row]) -> str:
     parts = [f"{FRONT_MARK} on the Pareto front (other numbers: later fronts; {DASH}: not ranked)"]
     if any(r.estimated for r in table_rows):
         parts.append(f"{ESTIMATE_MARK} power estimated, not measured")
+    if any(r.record.cost is not None and r.record.cost.estimated for r in table_rows):
+        parts.append(f"{ESTIMATE_MARK} cost: some inputs are estimates or defaults; cost at full load")
+    if any(r.record.roofline is not None for r in table_rows):
+        parts.append("roofline: measured throughput as % of the bound, mem = memory-bound, comp = compute-bound")
     if any(r.fidelity for r in table_rows):
         kinds = {r.record.accuracy.loss_kind for r in table_rows if r.fidelity and r.record.accuracy is not None}
         what = " or ".join(
@@ -146,6 +153,8 @@ def rows(summary: RunSummary) -> list[Row]:
             "ipj": mark + fmt(ipj, strip=False) if is_number(ipj) else DASH,
             "top1": fmt_pct(r.accuracy.top1 if r.accuracy else None),
             "loss": fmt_pct(loss) + (FIDELITY_MARK if r.loss_is_fidelity and loss is not None else ""),
+            "cost": cost_cell(r),
+            "roof": roofline_cell(r),
             "front": front,
             "valid": "✓" if r.valid else "✗",
         }
@@ -181,7 +190,10 @@ def ranking_summary(summary: RunSummary) -> str:
     if constraints.sla_p99_ms is not None:
         limits.append(f"p99 ≤ {fmt(constraints.sla_p99_ms)} ms")
     if constraints.max_accuracy_loss is not None:
-        limits.append(f"accuracy loss ≤ {fmt(constraints.max_accuracy_loss, 100)} pp")
+        default = " (default)" if constraints.budget_is_default else ""
+        limits.append(f"accuracy loss ≤ {fmt(constraints.max_accuracy_loss, 100)} pp{default}")
+    if constraints.max_memory_mb is not None:
+        limits.append(f"memory per query ≤ {fmt(constraints.max_memory_mb)} MB")
     sentence += " Constraints: " + (", ".join(limits) if limits else "none") + "."
     for change in summary.ranking.fallback_notes:
         sentence += " " + change[0].upper() + change[1:] + "."

@@ -6,12 +6,16 @@ import math
 from typing import Any
 
 from agent.protocol import AccuracyReport, AgentStatus, BenchmarkResult, LatencyStats, Measurement, PowerReport
+from pipeline.objectives import ACCURACY_LOSS, INFERENCES_PER_JOULE, LATENCY_P99
 from pipeline.rank import Constraints
 from pipeline.record import Accuracy, Record
 from pipeline.summary import Failure, RunSummary, Unfinished, summarize_records
 
 RUN_ID = "20261126-131500-ab12"
 CREATED_AT = "2026-11-26T13:15:00Z"
+#: The objectives the ranking mechanics are tested under (the defaults before cost and throughput at
+#: the p99 target joined them): efficiency, accuracy, tail latency.
+CLASSIC_OBJECTIVES = (INFERENCES_PER_JOULE, ACCURACY_LOSS, LATENCY_P99)
 MODEL = {
     "name": "digits_cnn.onnx",
     "sha256": "ab" * 32,

@@ -82,8 +82,13 @@ def test_nested_fields_keep_their_names():
         "top1", "reference_top1", "loss_abs", "loss_kind", "agreement", "cosine", "samples", "reference",
     }  # fmt: skip
     assert set(v["conditions"]) == {"before", "after"}
-    assert doc["constraints"] == {"sla_p99_ms": 5.0, "max_accuracy_loss_abs": 0.01}
-    assert doc["objectives"] == {"inferences_per_joule": "max", "accuracy_loss_abs": "min", "latency_p99_ms": "min"}
+    assert doc["constraints"] == {
+        "sla_p99_ms": 5.0, "max_accuracy_loss_abs": 0.01, "max_accuracy_loss_origin": "user", "max_memory_mb": None,
+    }  # fmt: skip
+    assert doc["objectives"] == {
+        "inferences_per_joule": "max", "throughput_at_sla_ips": "max", "accuracy_loss_abs": "min",
+        "cost_usd_per_million": "min",
+    }  # fmt: skip
     assert doc["failed"] == [
         {"variant_id": "int8-per-channel", "device_id": "local-myhost", "error": "needs opset 13+"}
     ]
@@ -106,7 +111,7 @@ def test_nested_fields_keep_their_names():
 
 def test_values_ranks_verdicts_notes_and_recommendation():
     doc = round_trip(sample())
-    assert doc["schema_version"] == SCHEMA_VERSION == 1
+    assert doc["schema_version"] == SCHEMA_VERSION == 2
     assert doc["run_id"] == "20261126-131500-ab12" and doc["created_at"] == "2026-11-26T13:15:00Z"
     assert doc["model"] == MODEL
     by_id = {v["id"]: v for v in doc["variants"]}
@@ -141,7 +146,7 @@ def test_a_document_from_agent_results():
     assert v["accuracy"]["reference"] == "fp32 measured on dev" and v["accuracy"]["loss_abs"] == 0.0
 
 
-def test_write_outputs_writes_both_files_readable_by_others_and_prints_the_report(tmp_path):
+def test_write_outputs_writes_every_file_readable_by_others_and_prints_the_report(tmp_path):
     saved = os.umask(0o022)
     try:
         console = Console(record=True, width=160, color_system=None)
@@ -149,10 +154,36 @@ def test_write_outputs_writes_both_files_readable_by_others_and_prints_the_repor
     finally:
         os.umask(saved)
     results, report = tmp_path / "out" / "results.json", tmp_path / "out" / "report.html"
-    assert json.loads(results.read_text(encoding="utf-8"))["schema_version"] == 1
+    csv_file, markdown = tmp_path / "out" / "results.csv", tmp_path / "out" / "report.md"
+    assert json.loads(results.read_text(encoding="utf-8"))["schema_version"] == 2
     assert report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    for path in (results, report):
+    assert csv_file.read_text(encoding="utf-8").startswith("id,variant_id,")
+    assert markdown.read_text(encoding="utf-8").startswith("## edgeprof: digits_cnn.onnx")
+    for path in (results, report, csv_file, markdown):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "results.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "report.html", "report.md", "results.csv", "results.json",
+    ]  # fmt: skip
     out = console.export_text()
     assert "Recommended: int8-static/local-myhost/b8" in out and str(results) in out
+
+
+def test_the_decision_reaches_results_json(tmp_path):
+    from .report.decision_run import decision_run
+
+    run = decision_run(tmp_path)
+    doc = round_trip(run)
+    v = next(v for v in doc["variants"] if v["id"] == run.recommendation.id)
+    assert v["cost"]["pricing"] == "purchase" and v["cost"]["usd_per_million_at_load"] > 0
+    assert {i["name"] for i in v["cost"]["inputs"]} >= {"purchase_price", "electricity_price", "utilisation"}
+    assert v["roofline"]["bound"] in ("memory", "compute") and 0 < v["roofline"]["fraction"]
+    assert v["memory"]["capacity_bytes"] == 8e9
+    assert v["figure_kinds"]["cost_usd_per_million"] == "estimated" and v["target_pareto_rank"] is not None
+    assert doc["recommended"]["rule"] == "cheapest" and doc["recommended_per_target"] == {}
+    plan = doc["plan"]
+    assert plan["workload"] == {
+        "rate_per_s": 10.0, "p99_ms": 50.0, "arrivals": "poisson", "trace": None, "peak_rate_per_s": None,
+        "budget_usd_per_month": None,
+    }  # fmt: skip
+    assert plan["cheapest"] == run.plan.cheapest.label and plan["options"][0]["devices"] == 1
+    assert plan["options"][0]["cost_inputs"][0]["provenance"].startswith("jetson-orin-nano-8gb price.purchase")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import random
 
@@ -11,7 +12,7 @@ import pytest
 from pipeline.objectives import DEFAULT_OBJECTIVES, OBJECTIVES
 from pipeline.rank import NOT_RANKED, Constraints, effective_objectives, pareto_ranks, rank_records
 
-from .sample_results import record
+from .sample_results import CLASSIC_OBJECTIVES, record
 
 NO_CONSTRAINTS = Constraints()
 
@@ -99,7 +100,7 @@ def test_rank_records_sets_ranks_and_does_not_mutate():
         record("int8-dyn", ipj=100, loss=0.005, p99=7.0),
     ]
     before = copy.deepcopy(records)
-    ranking = rank_records(records, DEFAULT_OBJECTIVES, NO_CONSTRAINTS)
+    ranking = rank_records(records, CLASSIC_OBJECTIVES, NO_CONSTRAINTS)
     assert records == before
     assert ranking.rank("fp32/local-myhost/b8") == 0
     assert ranking.rank("int8/local-myhost/b8") == 0
@@ -154,15 +155,15 @@ def test_constraint_without_the_figure_excludes():
 
 def test_missing_objective_figure_is_not_ranked():
     records = [record("fp32"), record("int8", p99=None, ipj=999)]
-    ranking = rank_records(records, DEFAULT_OBJECTIVES, NO_CONSTRAINTS)
+    ranking = rank_records(records, CLASSIC_OBJECTIVES, NO_CONSTRAINTS)
     assert ranking.rank("int8/local-myhost/b8") is None
     assert any("no figure for p99 latency" in n for n in ranking.reasons("int8/local-myhost/b8"))
 
 
 def test_ranking_twice_gives_the_same_ranking_and_one_note():
     records = [record("int8", valid=False)]
-    once = rank_records(records, DEFAULT_OBJECTIVES, NO_CONSTRAINTS)
-    twice = rank_records(records, DEFAULT_OBJECTIVES, NO_CONSTRAINTS)
+    once = rank_records(records, CLASSIC_OBJECTIVES, NO_CONSTRAINTS)
+    twice = rank_records(records, CLASSIC_OBJECTIVES, NO_CONSTRAINTS)
     assert once.standings == twice.standings
     assert once.reasons("int8/local-myhost/b8") == ("invalid measurement",)
     assert once.note("int8/local-myhost/b8") == NOT_RANKED + "invalid measurement"
@@ -183,12 +184,12 @@ def test_no_labels_uses_fidelity():
 
 def test_no_energy_anywhere_ranks_on_throughput():
     records = [record("fp32", power=False, tput=1000), record("int8", power=False, tput=3000)]
-    used, notes, stand_ins = effective_objectives(records, DEFAULT_OBJECTIVES)
+    used, notes, stand_ins = effective_objectives(records, CLASSIC_OBJECTIVES)
     names = [o.name for o in used]
     assert "inferences_per_joule" not in names and names[0] == "throughput_ips" and used[0].sense == "max"
     assert stand_ins["throughput_ips"].name == "inferences_per_joule"
     assert any("throughput" in n for n in notes)
-    ranking = rank_records(records, DEFAULT_OBJECTIVES, NO_CONSTRAINTS)
+    ranking = rank_records(records, CLASSIC_OBJECTIVES, NO_CONSTRAINTS)
     assert ranking.rank("int8/local-myhost/b8") == 0
     assert ranking.rank("fp32/local-myhost/b8") == 1
     assert ranking.fallback_notes == notes
@@ -199,15 +200,29 @@ def test_when_some_records_lack_energy_everything_is_ranked_on_throughput() -> N
         record("slow-with-power", ipj=50.0, tput=188.0, p99=30.0),
         record("fast-without-power", tput=2381.0, p99=3.0, power=False),
     ]
-    used, notes, _ = effective_objectives(records, DEFAULT_OBJECTIVES)
+    used, notes, _ = effective_objectives(records, CLASSIC_OBJECTIVES)
     names = [o.name for o in used]
     assert "throughput_ips" in names and "inferences_per_joule" not in names
     assert notes and "1 of 2 records have no energy figure" in notes[0]
 
 
+def test_under_the_defaults_throughput_at_the_p99_target_stands_in_for_energy_alone():
+    # The fallback of inferences per joule is throughput, which the defaults already rank on: it is
+    # not ranked twice, and the note says the ranking goes on without energy.
+    records = [record("fp32", power=False, tput=1000), record("int8", power=False, tput=3000)]
+    used, notes, stand_ins = effective_objectives(records, DEFAULT_OBJECTIVES)
+    assert [o.name for o in used] == ["throughput_at_sla_ips", "accuracy_loss_abs"]
+    assert stand_ins == {}
+    assert notes[0] == (
+        "no record has an energy figure (no power reading): ranked on throughput at the p99 target without "
+        "inferences per joule"
+    )
+    assert notes[1] == "no record has a cost figure (no price or no power figure): left out of the ranking"
+
+
 def test_an_objective_no_record_has_is_left_out_and_said():
     records = [record("a", accuracy=False), record("b", accuracy=False)]
-    used, notes, _ = effective_objectives(records, DEFAULT_OBJECTIVES)
+    used, notes, _ = effective_objectives(records, CLASSIC_OBJECTIVES)
     assert "accuracy_loss_abs" not in [o.name for o in used]
     assert notes == ("no record has a figure for accuracy loss: left out of the ranking",)
 
@@ -229,3 +244,82 @@ def test_constraints_are_checked():
         Constraints(sla_p99_ms=0)
     with pytest.raises(ValueError, match="max_accuracy_loss"):
         Constraints(max_accuracy_loss=math.nan)
+
+
+# --------------------------------------------------------------------------------------------------
+# Constraints first, fronts per target, figure kinds
+
+
+def test_the_default_budget_applies_unless_the_user_set_one():
+    budget = Constraints().with_default_budget()
+    assert (budget.max_accuracy_loss, budget.accuracy_budget_origin, budget.budget_is_default) == (
+        0.01,
+        "default",
+        True,
+    )
+    mine = Constraints(max_accuracy_loss=0.05)
+    assert mine.with_default_budget() is mine and not mine.budget_is_default
+    records = [record("fp32", loss=0.0), record("int8", ipj=900, loss=0.02), record("no-eval", accuracy=False)]
+    ranking = rank_records(records, CLASSIC_OBJECTIVES, budget)
+    assert ranking.reasons("int8/local-myhost/b8") == ("accuracy loss 2 pp exceeds the 1 pp default limit",)
+    # A record without an accuracy figure is not held to a budget nobody set (it lacks the loss objective).
+    assert not any("accuracy figure" in r for r in ranking.reasons("no-eval/local-myhost/b8"))
+
+
+def test_an_embedding_build_at_cosine_096_is_outside_the_default_budget():
+    # design.md: a sentence encoder's dynamic INT8 build kept cosine 0.96 and won the front without a budget.
+    def cosine_record(variant, cosine, ipj):
+        r = record(variant, ipj=ipj, loss=None, agreement=0.64)
+        acc = dataclasses.replace(r.accuracy, loss=1 - cosine, loss_kind="cosine", cosine=cosine)
+        return dataclasses.replace(r, accuracy=acc)
+
+    records = [cosine_record("fp32", 1.0, 100.0), cosine_record("int8-dynamic", 0.96, 400.0)]
+    assert rank_records(records, CLASSIC_OBJECTIVES).rank("int8-dynamic/local-myhost/b8") == 0  # no budget: it wins
+    ranking = rank_records(records, CLASSIC_OBJECTIVES, Constraints().with_default_budget())
+    assert ranking.rank("int8-dynamic/local-myhost/b8") is None
+    assert ranking.reasons("int8-dynamic/local-myhost/b8") == (
+        "cosine 0.96 is below the 0.99 the default budget allows (loss 0.04 > 0.01)",
+    )
+
+
+def test_memory_is_a_constraint():
+    from pipeline.roofline import MemoryFit
+
+    big = dataclasses.replace(
+        record("big"), memory=MemoryFit(need_bytes=9e9, capacity_bytes=8e9, capacity_provenance="profile")
+    )
+    small = dataclasses.replace(
+        record("small"), memory=MemoryFit(need_bytes=2e6, capacity_bytes=8e9, capacity_provenance="profile")
+    )
+    ranking = rank_records([big, small], CLASSIC_OBJECTIVES)
+    assert ranking.reasons("big/local-myhost/b8") == ("needs 9,000 MB per query, more than the device's 8,000 MB",)
+    limited = rank_records([big, small], CLASSIC_OBJECTIVES, Constraints(max_memory_mb=1.0))
+    assert "needs 2 MB per query, over the 1 MB limit" in limited.reasons("small/local-myhost/b8")
+
+
+def test_fronts_within_each_target_as_well_as_across_them():
+    fast = dataclasses.replace(record("int8", device="orin", ipj=900.0, tput=3000.0), target="jetson-orin-nano-8gb")
+    pi_a = dataclasses.replace(record("fp32", device="pi", ipj=90.0, tput=100.0), target="raspberry-pi-5")
+    pi_b = dataclasses.replace(record("int8", device="pi", ipj=120.0, tput=150.0), target="raspberry-pi-5")
+    ranking = rank_records([fast, pi_a, pi_b], CLASSIC_OBJECTIVES)
+    assert [ranking.rank(r.id) for r in (fast, pi_a, pi_b)] == [0, 2, 1]
+    assert [ranking.target_rank(r.id) for r in (fast, pi_a, pi_b)] == [0, 1, 0]
+    within = ranking.within_targets()
+    assert within.rank(pi_b.id) == 0 and within.rank(pi_a.id) == 1
+
+
+def test_each_ranked_figure_says_what_it_rests_on_and_estimates_can_be_excluded():
+    measured_power = record("fp32", ipj=300.0, tput=1000.0, estimated=False)
+    estimated_power = record("int8", ipj=900.0, tput=1100.0, estimated=True)
+    ranking = rank_records([measured_power, estimated_power], CLASSIC_OBJECTIVES)
+    assert ranking.figure_kinds(estimated_power.id) == {
+        "inferences_per_joule": "estimated", "accuracy_loss_abs": "measured", "latency_p99_ms": "measured",
+    }  # fmt: skip
+    assert ranking.figure_kinds(measured_power.id)["inferences_per_joule"] == "measured"
+    assert ranking.rank(estimated_power.id) == 0 and ranking.rank(measured_power.id) == 1
+    # Without estimates, the estimated energy figure is missing: the ranking falls back to throughput.
+    strict = rank_records([measured_power, estimated_power], CLASSIC_OBJECTIVES, exclude_estimates=True)
+    assert strict.excluded_estimates and [o.name for o in strict.objectives][0] == "throughput_ips"
+    assert strict.fallback_notes[0].startswith(
+        "1 of 2 records have no energy figure (no power reading) that is not an estimate (estimates excluded)"
+    )

@@ -14,6 +14,8 @@ from importlib import resources
 from pipeline import RESULTS_SCHEMA_VERSION, __version__
 from pipeline.numbers import DASH, fmt, is_number
 from pipeline.record import Record
+from pipeline.report.decision_view import cost_cell, roofline_cell
+from pipeline.report.html.decision_sections import cost, decision, plan, roofline
 from pipeline.report.html.sections import charts, e, failed, measurements, notes, provenance, unfinished
 from pipeline.report.view import no_recommendation, ranking_summary, text
 from pipeline.summary import RunSummary
@@ -41,8 +43,12 @@ def render_html(summary: RunSummary) -> str:
         "<main>",
         _header(summary),
         _headline(summary),
+        decision(summary),
         charts(summary),
         measurements(summary),
+        cost(summary),
+        roofline(summary),
+        plan(summary),
         provenance(summary),
         failed(summary),
         unfinished(summary),
@@ -114,6 +120,8 @@ def _tiles(summary: RunSummary, record: Record) -> str:
         (fmt(record.latency_ms.p99), "p99 latency (ms)" + sla_note),
         (fmt(record.throughput_ips), "throughput (inf/s)"),
         (fmt(record.power.avg_w if record.power else None), "average power (W)" + est),
+        (cost_cell(record), "USD per million inferences, full load"),
+        (roofline_cell(record), "of its roofline bound"),
     ]
     # A missing figure gets no tile: the reason says what is missing.
     cells = "".join(

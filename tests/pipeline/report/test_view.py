@@ -48,7 +48,7 @@ def test_notes_common_to_most_records_are_shared_not_repeated():
 
 def test_summaries_in_words():
     run = summary([record("a"), record("b", power=False)], sla=5.0, max_loss=0.01)
-    assert ranking_summary(run).startswith("Ranked on most throughput, least accuracy loss, lowest p99 latency.")
+    assert ranking_summary(run).startswith("Ranked on most throughput at the p99 target, least accuracy loss.")
     assert "Constraints: p99 ≤ 5 ms, accuracy loss ≤ 1 pp." in ranking_summary(run)
     assert "1 of 2 records have no energy figure" in ranking_summary(run)
     assert power_provenance(run) == [

@@ -7,7 +7,9 @@ import random
 from html.parser import HTMLParser
 from typing import Any
 
+from pipeline.cost import CostOptions
 from pipeline.objectives import Objective
+from pipeline.rank import Constraints
 from pipeline.recommend import Recommendation
 from pipeline.report import render_html
 from pipeline.report.html.charts import FRONT_COLOUR
@@ -154,7 +156,7 @@ def test_provenance_failures_and_footer():
     assert "abab" in text  # model sha256
     assert "calibration_data/digits/eval.npz" in text
     assert "needs opset 13+" in text
-    assert "edgeprof 0.1.0" in text and "20261126-131500-ab12" in text and "results schema 1" in text
+    assert "edgeprof 0.1.0" in text and "20261126-131500-ab12" in text and "results schema 2" in text
     assert "too few samples" in text
 
 
@@ -230,10 +232,10 @@ def test_hundred_records():
 
 
 def _poison(value: Any) -> Any:
-    """Every string in a run summary replaced by the hostile one (numbers and objectives kept:
-    objectives are code, not data from the network)."""
-    if isinstance(value, Objective):
-        return value
+    """Every string in a run summary replaced by the hostile one (numbers, objectives, constraints and
+    cost options kept: they are code or the user's validated flags, not data from the network)."""
+    if isinstance(value, Objective | Constraints | CostOptions):
+        return value  # code and the user's own validated options, not data from the network
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.replace(
             value, **{f.name: _poison(getattr(value, f.name)) for f in dataclasses.fields(value)}
