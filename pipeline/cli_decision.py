@@ -81,6 +81,32 @@ def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
     return values
 
 
+#: The decision flags optimize and report share: parameter name -> DecisionOptions override name.
+SHARED_FLAGS = {
+    "objectives": "objectives",
+    "pick": "pick",
+    "exclude_estimates": "exclude_estimates",
+    "max_memory_mb": "max_memory_mb",
+    "electricity_price": "electricity_usd_per_kwh",
+    "pue": "pue",
+    "amortisation_months": "amortisation_months",
+    "purchase_price": "purchase_usd",
+    "rental_price": "rental_usd_per_h",
+    "pricing": "pricing",
+    "utilisation": "utilisation",
+    "monitor_summary": "monitor_summary",
+    "rate": "rate",
+    "p99_ms": "p99_ms",
+    "plan_targets": "plan_targets",
+    "targets_dir": "targets_dirs",
+}
+
+
+def shared_overrides(params: dict[str, Any]) -> dict[str, Any]:
+    """:func:`overrides` of the :data:`SHARED_FLAGS` among a command's parameters (its ``locals()``)."""
+    return overrides(**{name: params[flag] for flag, name in SHARED_FLAGS.items()})
+
+
 def overrides(**given: Any) -> dict[str, Any]:
     """The DecisionOptions fields the user gave (None = not given), comma lists split."""
     out: dict[str, Any] = {}

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from agent.power import SENSORS
 from pipeline import __version__
-from pipeline.cli import PowerSource, app
+from pipeline.cli import app
+from pipeline.cli_optimize import PowerSource
 
 WIDE = {"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
 
@@ -46,7 +47,7 @@ def test_targets_errors_carry_the_prefix() -> None:
 
 
 def test_the_nvidia_options_reach_the_request(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import pipeline.cli as cli
+    import pipeline.cli_optimize as cli
 
     seen = []
     monkeypatch.setattr(cli, "_run", seen.append)
