@@ -16,18 +16,24 @@ from agent.protocol.artifacts import (
 )
 from agent.protocol.codec import decode, encode, from_dict, to_dict
 from agent.protocol.messages import (
+    FINAL_JOB_STATES,
+    JOB_STATES,
     AccuracyReport,
     AgentStatus,
     BenchmarkJob,
     BenchmarkResult,
+    JobState,
     LatencyStats,
     Measurement,
     PowerReport,
+    Refusal,
     ResultAck,
 )
 from agent.protocol.topics import (
+    JOBSTATE_WILDCARD,
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
+    REFUSAL_WILDCARD,
     RESULT_WILDCARD,
     STATUS_WILDCARD,
     TOPIC_ROOT,
@@ -37,8 +43,10 @@ from agent.protocol.topics import (
     device_id_from_topic,
     device_topic,
     job_topic,
+    jobstate_topic,
     local_device_id,
     parse_broker_url,
+    refusal_topic,
     result_topic,
     status_topic,
 )
@@ -46,6 +54,14 @@ from agent.protocol.worker_spec import WorkerSpec
 
 __all__ = [
     "ARTIFACT_KINDS",
+    "FINAL_JOB_STATES",
+    "JOBSTATE_WILDCARD",
+    "JOB_STATES",
+    "REFUSAL_WILDCARD",
+    "JobState",
+    "Refusal",
+    "jobstate_topic",
+    "refusal_topic",
     "MANIFEST_MEDIA_TYPE",
     "MAX_PAYLOAD_BYTES",
     "PROTOCOL_VERSION",
