@@ -120,8 +120,6 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
     plan = plan_request(request, inputs)
     _print_skipped(plan.skipped, console)
     key_path, may_create = host_key_path(request)
-    if not may_create and not key_path.exists():
-        load_host_key(key_path, create=False)  # the error names the file and the fix, before anything is written
     with ExitStack() as stack:
         broker_url = request.broker
         if broker_url is None:
@@ -131,6 +129,8 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
             console.print(f"[dim]embedded MQTT broker (amqtt) on {broker_url}[/dim]")
         else:
             check_reachable(broker_url)
+        if not may_create and not key_path.exists():
+            load_host_key(key_path, create=False)  # the error names the file and the fix; nothing written yet
 
         # From here on the output folder is written.
         out = request.out

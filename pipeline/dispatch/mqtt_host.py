@@ -260,7 +260,9 @@ class MQTTHost:
             self._reject(f"result {result.result_id} from {result.device_id}", why_not)
         by_device: dict[str, list[str]] = {}
         for result in outcome.stored + outcome.duplicates:
-            by_device.setdefault(result.device_id, []).append(result.result_id)
+            ids = by_device.setdefault(result.device_id, [])
+            if result.result_id not in ids:
+                ids.append(result.result_id)
         for device_id, ids in by_device.items():
             ack = sign(ResultAck(ids, device_id=device_id, ts=time.time()), self.host_key)
             self._client.publish(ack_topic(device_id), encode(ack), qos=1)
