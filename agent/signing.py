@@ -23,10 +23,11 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Type, TypeVar
 
 from agent.errors import ProtocolError
-from agent.protocol import BenchmarkJob, decode, encode, to_dict
+from agent.protocol import BenchmarkJob, decode, encode, from_dict, to_dict
+from agent.protocol.codec import parse_json
 
 ALG = "ed25519"
 #: A message stamped this far in the future is refused: the clocks disagree too much to trust expiry.
@@ -249,6 +250,28 @@ def verify(message: Any, key: VerifyKey, what: str) -> None:
         raise ProtocolError("%s is signed with %r; this side accepts %s only" % (what, message.signature_alg, ALG))
     if not key.verify_bytes(signature, signed_bytes(message)):
         raise ProtocolError("%s has a bad signature: it was not signed by the key enrolled for its sender" % what)
+
+
+def decode_verified(cls: Type[M], payload: bytes, key: VerifyKey, what: str) -> M:
+    """Decode a signed message and check its signature in one pass over the JSON (the host's hot path).
+
+    Equivalent to ``verify(decode(cls, payload), key, what)``: what a signer signs is the canonical JSON
+    of every field as the receiver decodes it, and that is what :func:`~agent.protocol.encode` wrote,
+    so the parsed payload minus its signature re-serialises to the signed bytes."""
+    data = parse_json(payload)
+    if not isinstance(data, dict):
+        raise ProtocolError("%s is not a JSON object" % what)
+    signature = data.pop("signature", "")
+    if not isinstance(signature, str) or not signature:
+        raise ProtocolError("%s is not signed: refused" % what)
+    try:
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError as exc:
+        raise ProtocolError("%s: %s" % (what, exc)) from None
+    if not key.verify_bytes(signature, _DOMAIN + cls.__name__.encode() + b"\n" + canonical):
+        raise ProtocolError("%s has a bad signature: it was not signed by the key enrolled for its sender" % what)
+    data["signature"] = signature
+    return from_dict(cls, data)
 
 
 def check_clock(ts: float, now: float, what: str) -> None:

@@ -175,8 +175,11 @@ class ResultsDB:
         """Store a result once (one per job). True if it was new."""
         return bool(self.ingest([result]).stored)
 
-    def ingest(self, results: list[BenchmarkResult]) -> Ingested:
+    def ingest(self, results: list[BenchmarkResult], payloads: dict[str, str] | None = None) -> Ingested:
         """Store a batch of results in one transaction: each once, only for jobs this host issued.
+
+        ``payloads`` maps result id to the JSON as received (signature included), stored as it is;
+        without it each result is encoded again.
 
         A result for a job that already has another result is a duplicate (a resend after an ack
         was lost). On a storage error nothing of the batch is stored and the error propagates: the
@@ -196,7 +199,7 @@ class ResultsDB:
                         "INSERT OR IGNORE INTO results(result_id, run_id, job_id, variant_id, device_id, status, "
                         "payload, received_at) VALUES (?,?,?,?,?,?,?,?)",
                         (result.result_id, result.run_id, result.job_id, result.variant_id, result.device_id,
-                         result.status, encode(result).decode(), now),
+                         result.status, (payloads or {}).get(result.result_id) or encode(result).decode(), now),
                     )  # fmt: skip
                     if cur.rowcount != 1:
                         out.duplicates.append(result)

@@ -38,13 +38,12 @@ from agent.protocol import (
     Refusal,
     ResultAck,
     ack_topic,
-    decode,
     device_id_from_topic,
     encode,
     job_topic,
     parse_broker_url,
 )
-from agent.signing import SigningKey, check_clock, sign, verify
+from agent.signing import SigningKey, check_clock, decode_verified, sign
 from pipeline.dispatch.keyring import Keyring
 from pipeline.errors import BrokerError, DispatchError
 from pipeline.results_db import ResultsDB
@@ -185,13 +184,13 @@ class MQTTHost:
                 return
 
     def _ingest_batch(self, batch: list[tuple[str, bytes]]) -> None:
-        results: list[BenchmarkResult] = []
+        results: list[tuple[BenchmarkResult, bytes]] = []
         for topic, payload in batch:
             try:
                 device_id = device_id_from_topic(topic)
                 kind = topic.rsplit("/", 1)[1]
                 if kind == "results":
-                    results.append(self._verified(BenchmarkResult, payload, device_id, "result"))
+                    results.append((self._verified(BenchmarkResult, payload, device_id, "result"), payload))
                 elif kind == "status":
                     self._on_status(device_id, payload)
                 elif kind == "jobstate":
@@ -205,16 +204,16 @@ class MQTTHost:
             self._store(results)
 
     def _verified(self, cls: type, payload: bytes, device_id: str, what: str) -> Any:
-        message = decode(cls, payload)
-        if message.device_id != device_id:
-            raise ProtocolError(f"{what} for {message.device_id} published on {device_id}'s topic")
+        """The message, decoded, if the enrolled key of the device whose topic it came on signed it."""
         key = self.keyring.get(device_id)
         if key is None:
             raise ProtocolError(
                 f"{what} from {device_id}, which has no enrolled key: enrol it with "
                 f"`edgeprof fleet enrol {device_id} DEVICE.pub` (its `edgeprof-agent keygen` printed the file)"
             )
-        verify(message, key, f"{what} from {device_id}")
+        message = decode_verified(cls, payload, key, f"{what} from {device_id}")
+        if message.device_id != device_id:
+            raise ProtocolError(f"{what} for {message.device_id} published on {device_id}'s topic")
         return message
 
     def _on_status(self, device_id: str, payload: bytes) -> None:
@@ -248,9 +247,9 @@ class MQTTHost:
         if self.db.set_job_state(job_id, device_id, state, detail):
             self.events.put(JobEvent(job_id, device_id, state, detail))
 
-    def _store(self, results: list[BenchmarkResult]) -> None:
+    def _store(self, results: list[tuple[BenchmarkResult, bytes]]) -> None:
         try:
-            outcome = self.db.ingest(results)
+            outcome = self.db.ingest([r for r, _ in results], {r.result_id: p.decode() for r, p in results})
         except Exception:  # e.g. a full disk under the DB: nothing acked, so the devices resend
             log.exception("could not store %d result(s); they will be resent", len(results))
             return
