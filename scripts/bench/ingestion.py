@@ -145,7 +145,8 @@ def burst(devices: int, results: int) -> dict:  # type: ignore[type-arg]
     cpu_before = time.process_time()
     load_before = os.getloadavg()[0]
     url = f"mqtt://127.0.0.1:{port}"
-    child = subprocess.Popen([sys.executable, __file__, "--devices-process", str(work), url, str(devices), str(results)])
+    cmd = [sys.executable, __file__, "--devices-process", str(work), url, str(devices), str(results)]
+    child = subprocess.Popen(cmd)
     total = devices * results
     deadline = time.monotonic() + 600
     while host.stored_count < total and time.monotonic() < deadline and child.poll() is None:
