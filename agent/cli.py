@@ -317,6 +317,10 @@ def _protocol_version() -> int:
 
 
 def main() -> None:
+    import warnings
+
+    # cryptography warns on every import under Python 3.8, which JetPack 5 ships and we support
+    warnings.filterwarnings("ignore", message=r"Python 3\.8 is no longer supported")
     app()
 
 
