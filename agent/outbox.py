@@ -148,8 +148,8 @@ class AgentStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT result_id, payload, sends, last_sent_at FROM outbox "
-                "WHERE give_up_at IS NULL OR give_up_at > ? ORDER BY created_at",
-                (now,),
+                "WHERE COALESCE(give_up_at, created_at + ?) > ? ORDER BY created_at",
+                (RESULT_RETENTION_S, now),
             ).fetchall()
         due = []
         for result_id, payload, sends, last_sent_at in rows:
@@ -173,8 +173,12 @@ class AgentStore:
         """Delete and return the ids of unacknowledged results past their ``give_up_at``."""
         now = time.time() if now is None else now
         with self._lock:
-            rows = self._db.execute("SELECT result_id FROM outbox WHERE give_up_at <= ?", (now,)).fetchall()
-            self._db.execute("DELETE FROM outbox WHERE give_up_at <= ?", (now,))
+            # rows of an agent from before result expiry have no give_up_at: they expire from their creation
+            expiry = "COALESCE(give_up_at, created_at + ?) <= ?"
+            rows = self._db.execute(
+                f"SELECT result_id FROM outbox WHERE {expiry}", (RESULT_RETENTION_S, now)
+            ).fetchall()
+            self._db.execute(f"DELETE FROM outbox WHERE {expiry}", (RESULT_RETENTION_S, now))
         return [r[0] for r in rows]
 
     def outbox_size(self) -> int:

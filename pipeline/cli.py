@@ -115,7 +115,7 @@ PowerSource = enum.Enum("PowerSource", {name: name for name in SENSORS}, type=st
 _BROKER_HELP = "MQTT broker URL (mqtt://host:port, mqtts://…). Default: start an embedded broker on 127.0.0.1."
 _TARGETS_HELP = (
     "Where to measure: 'local' (an agent started here) and/or target profile ids (`edgeprof targets ls`): each "
-    "build once per profile, spread over every online device announcing it."
+    "build once per profile, spread over every online device announcing it. Default: local, unless --devices is given."
 )
 _DEVICES_HELP = "Device ids of running agents, comma-separated: each measures every build."
 
@@ -164,7 +164,7 @@ def optimize(
     ),
     out: Path = typer.Option(Path("edgeprof-out"), help="Output folder: report.html, results.json, results.db."),
     broker: str | None = typer.Option(None, metavar="URL", help=_BROKER_HELP),
-    targets: str = typer.Option("local", metavar="IDS", help=_TARGETS_HELP),
+    targets: str | None = typer.Option(None, metavar="IDS", help=_TARGETS_HELP),
     devices: str = typer.Option("", metavar="IDS", help=_DEVICES_HELP),
     batch: str = typer.Option("1,8", metavar="SIZES", help="Batch sizes to sweep, comma-separated."),
     precisions: str = typer.Option(
@@ -234,7 +234,8 @@ def optimize(
             calib=calib,
             eval=eval,
             broker=broker,
-            targets=tuple(_csv(targets) or ["local"]),
+            # default: the local agent, unless --devices names the devices to use
+            targets=tuple(_csv(targets or "")) or (() if _csv(devices) else ("local",)),
             devices=tuple(_csv(devices)),
             batch_sizes=tuple(_csv_ints(batch, "--batch")),
             precisions=tuple(_csv(precisions)),

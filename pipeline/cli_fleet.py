@@ -1,9 +1,11 @@
-"""``edgeprof fleet``: enrol a device's public key, list the devices the broker knows.
+"""``edgeprof fleet``: enrol a device's public key, list the devices the broker knows, collect late results.
 
 ``enrol DEVICE_ID PUBKEY_FILE`` copies the key ``edgeprof-agent keygen`` wrote on the device into the
 host's keyring; from then on that device's results and status are believed. ``ls`` reads the
 retained status of every device on the broker, checks each against the keyring, and prints state,
 profile, current job and when it was last heard from; devices that share one machine are marked.
+``collect OUT`` is for a host that was stopped or killed mid-run: it takes in what the devices still
+hold for the run (they resend until acknowledged) and rebuilds the report.
 """
 
 from __future__ import annotations
@@ -181,3 +183,72 @@ def list_devices(
             escape(note),
         )
     console.print(table)
+
+
+@app.command("collect")
+def collect_late(
+    out: Path = typer.Argument(..., metavar="OUT", help="The output folder of the run (holds results.db)."),
+    broker: str = typer.Option(..., metavar="URL", help="The broker the devices use."),
+    run_id: str | None = typer.Option(None, metavar="ID", help="Which run (default: the latest)."),
+    wait: float = typer.Option(60.0, metavar="SECONDS", help="How long to wait for the results still out."),
+    host_key: Path | None = typer.Option(
+        None,
+        metavar="FILE",
+        help="The host key that signed the run's jobs (default: OUT/keys/host.key, else ~/.config/edgeprof/host.key).",
+    ),
+    keyring: Path = typer.Option(DEFAULT_KEYRING, metavar="DIR", help=_KEYRING_HELP),
+    broker_credentials: Path | None = typer.Option(None, metavar="FILE", help="username=/password= file."),
+    broker_ca: Path | None = typer.Option(None, metavar="FILE", help="CA certificate to check the broker (TLS)."),
+    broker_cert: Path | None = typer.Option(None, metavar="FILE", help="Client certificate (TLS)."),
+    broker_key: Path | None = typer.Option(None, metavar="FILE", help="Private key of --broker-cert."),
+) -> None:
+    """After a host was stopped or killed: take in the results its devices still hold for a run, then
+    rebuild its report (the devices resend until acknowledged)."""
+    from agent.mqtt_client import broker_security
+    from agent.protocol import parse_broker_url
+    from agent.signing import load_public_key
+    from pipeline.dispatch.keyring import DEFAULT_HOST_KEY, load_host_key
+    from pipeline.dispatch.mqtt_host import MQTTHost
+    from pipeline.export import write_outputs
+    from pipeline.results_db import ResultsDB
+    from pipeline.run_summary import summary_for_run
+
+    db_path = out / "results.db"
+    if not db_path.exists():
+        typer.echo(f"edgeprof: error: {db_path} does not exist: name the --out folder of a run", err=True)
+        raise typer.Exit(1)
+    key_path = host_key or (out / "keys" / "host.key" if (out / "keys" / "host.key").exists() else DEFAULT_HOST_KEY)
+    db = ResultsDB(db_path)
+    host = None
+    try:
+        run = run_id or db.latest_run()
+        if run is None:
+            raise PipelineError(f"{db_path} holds no run yet")
+        ring = Keyring(keyring)
+        local_pub = out / "agent-state" / "device.key.pub"
+        if local_pub.exists():  # the run's own local agent
+            from agent.protocol import local_device_id
+
+            ring.add(local_device_id(), load_public_key(local_pub))
+        security = broker_security(parse_broker_url(broker), broker_credentials, broker_ca, broker_cert, broker_key)
+        host = MQTTHost(broker, db, load_host_key(key_path, create=False), ring, security)
+        host.connect()
+        end = time.monotonic() + wait
+        missing = [j for j in db.jobs(run) if not j.has_result]
+        console = make_console()
+        console.print(f"waiting up to {wait:.0f} s for {len(missing)} result(s) of run {run} on {escape(broker)} …")
+        while missing and time.monotonic() < end:
+            time.sleep(0.5)
+            missing = [j for j in db.jobs(run) if not j.has_result]
+        host.close()
+        host = None
+        write_outputs(out, summary_for_run(db, run), console)
+        if missing:
+            console.print(f"{len(missing)} job(s) still without a result: see 'unfinished' in {out / 'results.json'}")
+    except (PipelineError, ProtocolError) as exc:
+        typer.echo(f"edgeprof: error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        if host is not None:
+            host.close()
+        db.close()

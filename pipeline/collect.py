@@ -110,6 +110,9 @@ def collect(
                 out.print(f"  {escape(job.variant_id)} on {escape(job.device_id)}: [red]timed out[/red]{note}")
                 if again is not None:
                     pending[again.job_id] = again
+                    # the retry gets its own full time, even past the run's first estimate
+                    own = host_deadline(again, None, grace_s) - time.time() + again.deadline_s
+                    deadline = max(deadline, time.monotonic() + own)
                     tried[job.variant_id].append(again.device_id)
                     online.setdefault(again.device_id, True)
                     total += 1

@@ -90,6 +90,9 @@ def test_a_full_disk_raises_the_real_error_not_a_failed_rollback(tmp_path) -> No
 
 def test_a_store_from_before_result_expiry_gains_the_column(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import sqlite3
+    import time
+
+    now = time.time()
 
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as conn:
@@ -97,7 +100,27 @@ def test_a_store_from_before_result_expiry_gains_the_column(tmp_path) -> None:  
             "CREATE TABLE outbox (result_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, payload BLOB NOT NULL, "
             "created_at REAL NOT NULL, sends INTEGER NOT NULL DEFAULT 0, last_sent_at REAL)"
         )
-        conn.execute("INSERT INTO outbox(result_id, job_id, payload, created_at) VALUES ('r', 'j', x'00', 1)")
+        conn.execute("INSERT INTO outbox(result_id, job_id, payload, created_at) VALUES ('r', 'j', x'00', ?)", (now,))
     store = AgentStore(path)
     assert [r for r, _ in store.pending_results()] == ["r"]  # an old result is still sent, never silently lost
+    store.close()
+
+
+def test_results_of_an_older_agent_expire_from_their_creation(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+    import time
+
+    from agent.outbox import RESULT_RETENTION_S
+
+    path = tmp_path / "old.db"
+    old = time.time() - RESULT_RETENTION_S - 10
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE outbox (result_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, payload BLOB NOT NULL, "
+            "created_at REAL NOT NULL, sends INTEGER NOT NULL DEFAULT 0, last_sent_at REAL)"
+        )
+        conn.execute("INSERT INTO outbox(result_id, job_id, payload, created_at) VALUES ('r', 'j', x'00', ?)", (old,))
+    store = AgentStore(path)
+    assert store.pending_results() == []
+    assert store.drop_expired() == ["r"]
     store.close()

@@ -121,3 +121,43 @@ def test_a_client_taking_the_devices_old_client_id_gets_none_of_its_jobs(tmp_pat
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_a_killed_host_collects_the_results_still_in_flight(tmp_path: Path, mosquitto) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL the host mid-measurement: the device keeps its result; `edgeprof fleet collect OUT` stores it
+    (exactly once), acknowledges it, and rebuilds the report."""
+    import signal
+
+    from tests.integration.test_agent_resilience import AgentProcess
+
+    host_key, ring, state = tmp_path / "host.key", tmp_path / "devices", tmp_path / "box" / "state"
+    assert cli("keygen", str(host_key)).returncode == 0
+    enrol = cli("enrol", "--host-key", f"{host_key}.pub", "--state-dir", str(state), "--create-key", agent=True)
+    assert enrol.returncode == 0, enrol.stderr
+    assert cli("fleet", "enrol", "test-dev", str(state / "device.key.pub"), "--keyring", str(ring)).returncode == 0
+    agent = AgentProcess(mosquitto.url, state, Path(f"{host_key}.pub")).start()
+    out = tmp_path / "out"
+    host = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "optimize", str(DEMO_MODEL_PATH), "--eval", str(DEMO_EVAL_PATH),
+         "--out", str(out), "--precisions", "fp32", "--batch", "1", "--min-duration", "4", "--broker", mosquitto.url,
+         "--devices", "test-dev", "--host-key", str(host_key), "--keyring", str(ring),
+         "--serve-host", "0.0.0.0", "--advertise-host", "127.0.0.1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
+    )  # fmt: skip
+    try:
+        # the benchmark child has its spec once every download is done: then the host dies
+        wait_for(lambda: list((state / "work").glob("*/spec.json")), 180, "the job to start on the device")
+        host.send_signal(signal.SIGKILL)
+        host.wait(10)
+        wait_for(lambda: agent.outbox_count() == 1, 120, "the result to wait in the device's outbox")
+        late = cli("fleet", "collect", str(out), "--broker", mosquitto.url, "--host-key", str(host_key),
+                   "--keyring", str(ring), "--wait", "60")  # fmt: skip
+        assert late.returncode == 0, late.stderr + late.stdout
+        doc = json.loads((out / "results.json").read_text())
+        assert [(r["variant_id"], r["device_id"]) for r in doc["variants"]] == [("ort-fp32", "test-dev")]
+        assert doc["unfinished"] == []
+        wait_for(lambda: agent.outbox_count() == 0, 30, "the acknowledged result to leave the outbox")
+    finally:
+        if host.poll() is None:
+            host.kill()
+        agent.stop()
