@@ -54,6 +54,8 @@ MAX_ATTEMPTS = 2
 #: Refusals reported to the host per minute at most; the rest are only counted (a flood of forged
 #: jobs must not become a flood of answers).
 MAX_REFUSALS_PER_MIN = 30
+#: The retained status is republished this often, so the host's "last seen" means what it says.
+STATUS_INTERVAL_S = 60.0
 #: After a storage error the job runner waits this long before touching the database again.
 STORAGE_BACKOFF_S = 30.0
 
@@ -270,7 +272,7 @@ class AgentService:
     def _set_current(self, job_id: str) -> None:
         self._current_job = job_id
         if self._connected.is_set():
-            self._publish_status()
+            self._publish_status("busy" if job_id else "online")
 
     def _job_loop(self) -> None:
         while not self.stop_event.is_set():
@@ -289,8 +291,12 @@ class AgentService:
             self._wake.clear()
 
     def _resend_loop(self) -> None:
+        last_status = time.monotonic()
         while not self.stop_event.wait(self.resend_interval_s):
             try:
+                if self._connected.is_set() and time.monotonic() - last_status >= STATUS_INTERVAL_S:
+                    self._publish_status("busy" if self._current_job else "online")  # "last seen" stays true
+                    last_status = time.monotonic()
                 dropped = self.store.drop_expired()
                 if dropped:
                     log.warning(
