@@ -43,6 +43,27 @@ CREATE TABLE IF NOT EXISTS outbox (
 RESULT_RETENTION_S = 3 * 24 * 3600.0
 
 
+#: A backlog is sent in batches of at most this many results and bytes (under the 1 MB message limit).
+BATCH_MAX_RESULTS = 100
+BATCH_MAX_BYTES = 500_000
+
+
+def batches(
+    due: List[Tuple[str, bytes]], max_results: int = BATCH_MAX_RESULTS, max_bytes: int = BATCH_MAX_BYTES
+) -> List[List[Tuple[str, bytes]]]:
+    """``due`` (result id, payload) cut into groups for :class:`~agent.protocol.ResultBatch` messages,
+    in order; a result too large to share a message goes alone."""
+    groups: List[List[Tuple[str, bytes]]] = []
+    size = 0
+    for item in due:
+        if not groups or len(groups[-1]) >= max_results or size + len(item[1]) > max_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(item)
+        size += len(item[1])
+    return groups
+
+
 class AgentStore:
     """Thread-safe wrapper over the agent's SQLite file."""
 

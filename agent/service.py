@@ -25,7 +25,7 @@ from agent.artifacts import ArtifactCache
 from agent.errors import ProtocolError
 from agent.job_runner import Interrupted, JobRunner
 from agent.mqtt_client import BrokerSecurity, detach, make_client
-from agent.outbox import RESULT_RETENTION_S, AgentStore
+from agent.outbox import RESULT_RETENTION_S, AgentStore, batches
 from agent.presence import Presence
 from agent.protocol import (
     BenchmarkJob,
@@ -33,7 +33,9 @@ from agent.protocol import (
     JobState,
     Refusal,
     ResultAck,
+    ResultBatch,
     ack_topic,
+    batch_topic,
     decode,
     encode,
     job_topic,
@@ -200,12 +202,25 @@ class AgentService:
             log.exception("could not report job %s as %s", job.job_id, state)
 
     def _publish_pending(self, base_interval_s: float) -> None:
+        """Send the results due: one alone as it is, a backlog in signed batches (one message and one
+        signature check on the host per batch, so a fleet coming back does not swamp it)."""
         if not self._connected.is_set():
             return
-        for result_id, payload in self.store.pending_results(base_interval_s):
-            info = self._client.publish(result_topic(self.device_id), payload, qos=1)
+        for group in batches(self.store.pending_results(base_interval_s)):
+            if len(group) == 1:
+                info = self._client.publish(result_topic(self.device_id), group[0][1], qos=1)
+            else:
+                try:
+                    results = [decode(BenchmarkResult, payload) for _, payload in group]
+                except ProtocolError as exc:  # written by another version: send them one by one
+                    log.warning("outbox results do not decode (%s): sent one by one", exc)
+                    for _, payload in group:
+                        self._client.publish(result_topic(self.device_id), payload, qos=1)
+                    continue
+                info = self._publish(batch_topic(self.device_id), ResultBatch(self.device_id, results, time.time()))
             if info.rc == 0:
-                self.store.mark_sent(result_id)
+                for result_id, _ in group:
+                    self.store.mark_sent(result_id)
 
     # jobs ------------------------------------------------------------------------------------------
     def _run_one(self) -> bool:

@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Type, TypeVar
+from typing import Any, Callable, Dict, Type, TypeVar
 
 from agent.errors import ProtocolError
 from agent.protocol import BenchmarkJob, decode, encode, from_dict, to_dict
@@ -253,25 +253,39 @@ def verify(message: Any, key: VerifyKey, what: str) -> None:
 
 
 def decode_verified(cls: Type[M], payload: bytes, key: VerifyKey, what: str) -> M:
-    """Decode a signed message and check its signature in one pass over the JSON (the host's hot path).
+    """Decode a signed message and check its signature in one pass (the host's hot path).
 
-    Equivalent to ``verify(decode(cls, payload), key, what)``: what a signer signs is the canonical JSON
-    of every field as the receiver decodes it, and that is what :func:`~agent.protocol.encode` wrote,
-    so the parsed payload minus its signature re-serialises to the signed bytes."""
+    Equivalent to ``verify(decode(cls, payload), key, what)``."""
+    return from_dict(cls, verified_json(cls, payload, key, what))
+
+
+def verified_json(cls: type, payload: bytes, key: VerifyKey, what: str) -> Dict[str, Any]:
+    """The JSON object of a signed ``cls`` message, once its signature checked out; ProtocolError if not.
+
+    What a signer signs is the canonical JSON of every field but the signature, and
+    :func:`~agent.protocol.encode` writes exactly that with the signature member in its sorted place:
+    cutting that member out of the payload gives the signed bytes without serialising anything again.
+    A payload written another way (spaces, other order) is checked by re-serialising it."""
     data = parse_json(payload)
     if not isinstance(data, dict):
         raise ProtocolError("%s is not a JSON object" % what)
-    signature = data.pop("signature", "")
+    signature = data.get("signature", "")
     if not isinstance(signature, str) or not signature:
         raise ProtocolError("%s is not signed: refused" % what)
+    head = _DOMAIN + cls.__name__.encode() + b"\n"
+    member = ('"signature":"%s"' % signature).encode()
+    raw = bytes(payload)
+    for cut in (member + b",", b"," + member):
+        if raw.count(cut) == 1 and key.verify_bytes(signature, head + raw.replace(cut, b"")):
+            return data
+    body = {k: v for k, v in data.items() if k != "signature"}
     try:
-        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
     except ValueError as exc:
         raise ProtocolError("%s: %s" % (what, exc)) from None
-    if not key.verify_bytes(signature, _DOMAIN + cls.__name__.encode() + b"\n" + canonical):
+    if not key.verify_bytes(signature, head + canonical):
         raise ProtocolError("%s has a bad signature: it was not signed by the key enrolled for its sender" % what)
-    data["signature"] = signature
-    return from_dict(cls, data)
+    return data
 
 
 def check_clock(ts: float, now: float, what: str) -> None:

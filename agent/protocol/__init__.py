@@ -28,8 +28,10 @@ from agent.protocol.messages import (
     PowerReport,
     Refusal,
     ResultAck,
+    ResultBatch,
 )
 from agent.protocol.topics import (
+    BATCH_WILDCARD,
     JOBSTATE_WILDCARD,
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
@@ -38,6 +40,7 @@ from agent.protocol.topics import (
     STATUS_WILDCARD,
     TOPIC_ROOT,
     ack_topic,
+    batch_topic,
     check_device_id,
     check_id,
     device_id_from_topic,
@@ -54,6 +57,9 @@ from agent.protocol.worker_spec import WorkerSpec
 
 __all__ = [
     "ARTIFACT_KINDS",
+    "BATCH_WILDCARD",
+    "ResultBatch",
+    "batch_topic",
     "FINAL_JOB_STATES",
     "JOBSTATE_WILDCARD",
     "JOB_STATES",

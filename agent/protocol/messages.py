@@ -165,6 +165,29 @@ class BenchmarkResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class ResultBatch:
+    """Several results of one device in one message, signed once by the device.
+
+    A device with a backlog (the host was away) sends its outbox in batches: one message and one
+    signature check per batch instead of per result is what lets the host keep up with a burst from
+    many devices. Each result keeps its own signature inside, as stored in the outbox."""
+
+    device_id: str
+    results: List[BenchmarkResult]
+    ts: float
+    signature: str = ""
+    schema_version: int = PROTOCOL_VERSION
+
+    def __post_init__(self) -> None:
+        check_device_id(self.device_id)
+        if not self.results:
+            raise ProtocolError("a result batch must hold at least one result")
+        for r in self.results:
+            if r.device_id != self.device_id:
+                raise ProtocolError("a batch of %s holds a result of %s" % (self.device_id, r.device_id))
+
+
+@dataclasses.dataclass(frozen=True)
 class ResultAck:
     """The host has stored these results of ``device_id``; that device may drop them from its outbox.
 

@@ -13,6 +13,7 @@ stored nor make the host delete the genuine one.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -25,6 +26,7 @@ from typing import Any
 from agent.errors import ProtocolError
 from agent.mqtt_client import BrokerSecurity, detach, make_client
 from agent.protocol import (
+    BATCH_WILDCARD,
     JOBSTATE_WILDCARD,
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
@@ -37,13 +39,15 @@ from agent.protocol import (
     JobState,
     Refusal,
     ResultAck,
+    ResultBatch,
     ack_topic,
     device_id_from_topic,
     encode,
+    from_dict,
     job_topic,
     parse_broker_url,
 )
-from agent.signing import SigningKey, check_clock, decode_verified, sign
+from agent.signing import SigningKey, check_clock, sign, verified_json
 from pipeline.dispatch.keyring import Keyring
 from pipeline.errors import BrokerError, DispatchError
 from pipeline.results_db import ResultsDB
@@ -152,7 +156,8 @@ class MQTTHost:
         if reason_code.is_failure:
             self._connect_error = str(reason_code)
             return
-        client.subscribe([(STATUS_WILDCARD, 1), (RESULT_WILDCARD, 1), (JOBSTATE_WILDCARD, 1), (REFUSAL_WILDCARD, 1)])
+        topics = (STATUS_WILDCARD, RESULT_WILDCARD, BATCH_WILDCARD, JOBSTATE_WILDCARD, REFUSAL_WILDCARD)
+        client.subscribe([(t, 1) for t in topics])
         self._connected.set()
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
@@ -191,6 +196,10 @@ class MQTTHost:
                 kind = topic.rsplit("/", 1)[1]
                 if kind == "results":
                     results.append((self._verified(BenchmarkResult, payload, device_id, "result"), payload))
+                elif kind == "batches":  # one signature, the device's, over all of them
+                    batch, data = self._verified_with_json(ResultBatch, payload, device_id, "result batch")
+                    for r, raw in zip(batch.results, data["results"], strict=True):
+                        results.append((r, json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()))
                 elif kind == "status":
                     self._on_status(device_id, payload)
                 elif kind == "jobstate":
@@ -205,16 +214,20 @@ class MQTTHost:
 
     def _verified(self, cls: type, payload: bytes, device_id: str, what: str) -> Any:
         """The message, decoded, if the enrolled key of the device whose topic it came on signed it."""
+        return self._verified_with_json(cls, payload, device_id, what)[0]
+
+    def _verified_with_json(self, cls: type, payload: bytes, device_id: str, what: str) -> tuple[Any, dict]:
         key = self.keyring.get(device_id)
         if key is None:
             raise ProtocolError(
                 f"{what} from {device_id}, which has no enrolled key: enrol it with "
                 f"`edgeprof fleet enrol {device_id} DEVICE.pub` (its `edgeprof-agent keygen` printed the file)"
             )
-        message = decode_verified(cls, payload, key, f"{what} from {device_id}")
+        data = verified_json(cls, payload, key, f"{what} from {device_id}")
+        message = from_dict(cls, data)
         if message.device_id != device_id:
             raise ProtocolError(f"{what} for {message.device_id} published on {device_id}'s topic")
-        return message
+        return message, data
 
     def _on_status(self, device_id: str, payload: bytes) -> None:
         if not payload:
@@ -249,7 +262,8 @@ class MQTTHost:
 
     def _store(self, results: list[tuple[BenchmarkResult, bytes]]) -> None:
         try:
-            outcome = self.db.ingest([r for r, _ in results], {r.result_id: p.decode() for r, p in results})
+            payloads = {r.result_id: p.decode() for r, p in results}
+            outcome = self.db.ingest([r for r, _ in results], payloads)
         except Exception:  # e.g. a full disk under the DB: nothing acked, so the devices resend
             log.exception("could not store %d result(s); they will be resent", len(results))
             return

@@ -3,8 +3,9 @@
 Starts a private Mosquitto on loopback (queue settings of ``scripts/mosquitto/mosquitto.conf``),
 the host's real :class:`~pipeline.dispatch.mqtt_host.MQTTHost` with a results database in a
 temporary folder, and, in a second process, DEVICES simulated devices (one MQTT connection and one
-Ed25519 key each) that publish RESULTS signed results each as fast as they can, then resend what
-was not acknowledged after RESEND_S, as the agent does. It records how long the host took to store
+Ed25519 key each) that each send a backlog of RESULTS signed results as fast as they can, the way
+the agent sends its outbox (signed batches of up to 100), then resend what was not acknowledged
+after RESEND_S, as the agent does. It records how long the host took to store
 every result (counted from the first publish), the rate, how many were stored twice (must be 0) or
 never (must be 0), how many resend rounds it took, and the host process's peak memory, into
 ``scripts/bench/ingestion.md``.
@@ -46,21 +47,34 @@ def _result(device_id: str, n: int):  # type: ignore[no-untyped-def]
 
 
 def devices_main(work: Path, url: str, devices: int, results: int) -> None:
-    """The simulated devices (run in their own process): publish, wait for acks, resend the rest."""
+    """The simulated devices (run in their own process): send their backlog as the agent does (signed
+    batches, :func:`agent.outbox.batches`), wait for acks, resend the rest."""
     import threading
 
     import paho.mqtt.client as mqtt
 
-    from agent.protocol import ResultAck, ack_topic, decode, encode, result_topic
+    from agent.outbox import batches
+    from agent.protocol import ResultAck, ResultBatch, ack_topic, batch_topic, decode, encode, result_topic
     from agent.signing import load_private_key, sign
 
     port = int(url.rsplit(":", 1)[1])
     ids = [f"dev-{i:03d}" for i in range(devices)]
-    payloads = {}
-    for d in ids:
-        key = load_private_key(work / "keys" / f"{d}.key")
-        payloads[d] = {f"r-{d}-{n}": encode(sign(_result(d, n), key)) for n in range(results)}
-    unacked = {d: set(p) for d, p in payloads.items()}
+    keys = {d: load_private_key(work / "keys" / f"{d}.key") for d in ids}
+    signed = {d: {f"r-{d}-{n}": sign(_result(d, n), keys[d]) for n in range(results)} for d in ids}
+
+    def messages(d: str, todo: list) -> list:  # type: ignore[type-arg]
+        """(topic, payload) for the result ids ``todo`` of device ``d``, batched like the agent's outbox."""
+        out = []
+        for group in batches([(rid, encode(signed[d][rid])) for rid in todo]):
+            if len(group) == 1:
+                out.append((result_topic(d), group[0][1]))
+            else:
+                batch = ResultBatch(d, [signed[d][rid] for rid, _ in group], time.time())
+                out.append((batch_topic(d), encode(sign(batch, keys[d]))))
+        return out
+
+    first = {d: messages(d, sorted(signed[d])) for d in ids}  # the first round is ready before the clock
+    unacked = {d: set(signed[d]) for d in ids}
     lock = threading.Lock()
     clients = []
     for d in ids:
@@ -84,8 +98,8 @@ def devices_main(work: Path, url: str, devices: int, results: int) -> None:
         for d, client in clients:
             with lock:
                 todo = sorted(unacked[d])
-            for rid in todo:
-                client.publish(result_topic(d), payloads[d][rid], qos=1)
+            for topic, payload in first.pop(d, None) or messages(d, todo):
+                client.publish(topic, payload, qos=1)
         end = time.monotonic() + RESEND_S
         while time.monotonic() < end:
             with lock:
@@ -204,9 +218,10 @@ def main() -> int:
         f"{platform.python_version()}, {mosquitto}, on loopback; the simulated devices run in a second process "
         "on the same CPUs.",
         "",
-        "Each device signs its results with its own Ed25519 key (signing is done before the clock starts); the "
-        "host verifies each against the device's enrolled key, stores them in batches (one transaction per "
-        "batch, SQLite WAL, synchronous=FULL) and acknowledges each batch after it commits. Devices resend what "
+        "Each device signs its results with its own Ed25519 key and sends its backlog as the agent sends its "
+        "outbox, in signed batches of up to 100 results (the first round is signed before the clock starts); "
+        "the host verifies each message against the device's enrolled key, stores what it takes off its queue "
+        "in one transaction (SQLite WAL, synchronous=FULL) and acknowledges after the commit. Devices resend what "
         f"is not acknowledged after {RESEND_S:.0f} s. Store time counts from the first publish to the last result "
         "committed. The load average (1 min, at the start) says how busy the machine's CPUs were with other "
         "work; results per host CPU-second is the figure that work does not change.",

@@ -158,3 +158,25 @@ def test_unusable_key_files_name_the_file_and_the_fix(tmp_path: Path) -> None:
         load_public_key(private.path)  # type: ignore[arg-type]
     with pytest.raises(ProtocolError, match="cannot read"):
         load_public_key(tmp_path / "missing.pub")
+
+
+def test_decode_verified_takes_the_wire_form_and_any_other_serialisation_but_no_change(host) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from agent.signing import decode_verified
+
+    result = sign(BenchmarkResult("r1", "j1", "run", "v", "dev-1", "ok", "onnxruntime", "fp32", 1, 2, "0"), host)
+    wire = encode(result)
+    assert decode_verified(BenchmarkResult, wire, host.public, "result") == result  # the cut-out fast path
+    spaced = json.dumps(json.loads(wire), indent=1).encode()  # written another way: the re-serialising path
+    assert decode_verified(BenchmarkResult, spaced, host.public, "result") == result
+    tampered = wire.replace(b'"status":"ok"', b'"status":"failed"')
+    with pytest.raises(ProtocolError, match="bad signature"):
+        decode_verified(BenchmarkResult, tampered, host.public, "result")
+    # the signature member copied into a nested object, to confuse the cut: still refused
+    member = b'"signature":"' + result.signature.encode() + b'",'
+    doubled = wire.replace(b'"environment":{}', b'"environment":{' + member + b'"x":1}')
+    with pytest.raises(ProtocolError, match="bad signature"):
+        decode_verified(BenchmarkResult, doubled, host.public, "result")
+    with pytest.raises(ProtocolError, match="not signed"):
+        decode_verified(BenchmarkResult, encode(dataclasses.replace(result, signature="")), host.public, "result")

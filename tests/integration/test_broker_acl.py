@@ -131,8 +131,11 @@ def test_a_device_cannot_speak_or_listen_in_another_devices_name(secured, tmp_pa
         assert [t for t, _ in got_b] == [job_topic("dev-b")]
         assert got_a == [], "dev-a read dev-b's job"
     finally:
+        from agent.mqtt_client import detach
+
         for c in (dev_a, dev_b, anonymous):
-            c.loop_stop()
             c.disconnect()
+            c.loop_stop()
+            detach(c)
         host.close()
         db.close()

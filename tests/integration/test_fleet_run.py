@@ -98,8 +98,8 @@ def test_a_client_taking_the_devices_old_client_id_gets_none_of_its_jobs(tmp_pat
     publisher.connect("127.0.0.1", port)
     publisher.loop_start()
     publisher.publish(job_topic("dev-t"), b'{"queued": "for dev-t"}', qos=1).wait_for_publish(5)
-    publisher.loop_stop()
     publisher.disconnect()
+    publisher.loop_stop()
 
     got: list[bytes] = []
     thief = mqtt.Client(
@@ -110,8 +110,9 @@ def test_a_client_taking_the_devices_old_client_id_gets_none_of_its_jobs(tmp_pat
     thief.connect("127.0.0.1", port)
     thief.loop_start()
     time.sleep(2)
-    thief.loop_stop()
     thief.disconnect()
+    thief.loop_stop()
+    thief.on_message = None
     assert got == [], "a client with the device's guessable client id received its queued job"
 
     with open(log, "ab") as fh:  # the genuine agent, back, receives it (and refuses it: it is no signed job)

@@ -1,4 +1,4 @@
-"""`edgeprof fleet enrol` and `fleet ls` (against the embedded broker, with retained statuses)."""
+"""`edgeprof fleet enrol` and `fleet ls` (against a real Mosquitto, with retained statuses)."""
 
 from __future__ import annotations
 
@@ -36,14 +36,14 @@ def test_enrol_copies_the_key_and_never_replaces_another_silently(tmp_path: Path
     assert bad_id.exit_code == 1 and "device id" in bad_id.stderr
 
 
-def test_ls_shows_state_job_trust_and_shared_machines(tmp_path: Path, embedded_broker: str) -> None:
+def test_ls_shows_state_job_trust_and_shared_machines(tmp_path: Path, mosquitto) -> None:
     ring = tmp_path / "ring"
     devices = []
     for device_id, enrolled, machine in (("dev-a", True, "m1"), ("dev-b", True, "m1"), ("dev-c", False, "m2")):
         key = create_private_key(tmp_path / f"{device_id}.key")
         if enrolled:
             CliRunner().invoke(app, ["enrol", device_id, str(public_key_path(key.path)), "--keyring", str(ring)])
-        device = Device(embedded_broker, device_id, key)
+        device = Device(mosquitto.url, device_id, key)
         status = AgentStatus(
             device_id, "busy" if device_id == "dev-a" else "online", target="raspberry-pi-5", ts=time.time(),
             machine_id=machine, current_job="job-42" if device_id == "dev-a" else "", runtimes={"onnxruntime": "1"},
@@ -52,7 +52,7 @@ def test_ls_shows_state_job_trust_and_shared_machines(tmp_path: Path, embedded_b
         devices.append(device)
     try:
         result = CliRunner().invoke(
-            app, ["ls", "--broker", embedded_broker, "--keyring", str(ring), "--wait", "1"], env=WIDE
+            app, ["ls", "--broker", mosquitto.url, "--keyring", str(ring), "--wait", "1"], env=WIDE
         )
     finally:
         for d in devices:

@@ -1,4 +1,4 @@
-"""The fleet dispatcher and the collect stage against the embedded broker, with fake devices that
+"""The fleet dispatcher and the collect stage against a real Mosquitto, with fake devices that
 publish signed status and results the way agents do: spreading builds over a profile's devices,
 retrying a timed-out job on another one, and ending a refused job at once."""
 
@@ -27,7 +27,7 @@ PI = "raspberry-pi-5"
 
 
 @pytest.fixture()
-def fleet(tmp_path: Path, embedded_broker: str):  # type: ignore[no-untyped-def]
+def fleet(tmp_path: Path, mosquitto):  # type: ignore[no-untyped-def]
     """dev-1 and dev-2 online as Orin Nanos, dev-3 as a Pi 5, dev-4 an Orin Nano gone offline."""
     host_key = create_private_key(tmp_path / "host.key")
     keyring = Keyring(tmp_path / "devices")
@@ -35,7 +35,7 @@ def fleet(tmp_path: Path, embedded_broker: str):  # type: ignore[no-untyped-def]
     for n, target in ((1, ORIN), (2, ORIN), (3, PI), (4, ORIN)):
         key = create_private_key(tmp_path / f"dev-{n}.key")
         keyring.add(f"dev-{n}", key.public)
-        devices[f"dev-{n}"] = Device(embedded_broker, f"dev-{n}", key)
+        devices[f"dev-{n}"] = Device(mosquitto.url, f"dev-{n}", key)
         state = "offline" if n == 4 else "online"
         devices[f"dev-{n}"].publish(
             status_topic(f"dev-{n}"),
@@ -43,7 +43,7 @@ def fleet(tmp_path: Path, embedded_broker: str):  # type: ignore[no-untyped-def]
             retain=True,
         )
     db = ResultsDB(tmp_path / "r.db")
-    host = MQTTHost(embedded_broker, db, host_key, keyring)
+    host = MQTTHost(mosquitto.url, db, host_key, keyring)
     host.connect()
     assert wait_for(lambda: len(host.devices_snapshot()) == 4)
     yield host, devices, db, host_key

@@ -1,4 +1,4 @@
-"""The host's MQTT side against the embedded broker: who is believed, idempotent storage, bound acks.
+"""The host's MQTT side against a real Mosquitto: who is believed, idempotent storage, bound acks.
 
 A device here is a plain paho client holding a device key, publishing what an agent would publish,
 so that forged and malformed messages can be sent too."""
@@ -65,12 +65,15 @@ class Device:
         self.publish(status_topic(self.device_id), AgentStatus(self.device_id, "online", ts=time.time(), **over))
 
     def close(self) -> None:
-        self.client.loop_stop()
+        from agent.mqtt_client import detach
+
         self.client.disconnect()
+        self.client.loop_stop()
+        detach(self.client)  # no client <-> callback cycle left for the cyclic GC to close its sockets late
 
 
 @pytest.fixture()
-def setup(tmp_path: Path, embedded_broker: str):  # type: ignore[no-untyped-def]
+def setup(tmp_path: Path, mosquitto):  # type: ignore[no-untyped-def]
     host_key = create_private_key(tmp_path / "host.key")
     device_key = create_private_key(tmp_path / "dev-1.key")
     keyring = Keyring(tmp_path / "devices")
@@ -79,9 +82,9 @@ def setup(tmp_path: Path, embedded_broker: str):  # type: ignore[no-untyped-def]
     from tests.agent.test_protocol import make_job
 
     db.add_jobs([make_job(job_id="j", run_id="run", variant_id="v", device_id="dev-1")])
-    host = MQTTHost(embedded_broker, db, host_key, keyring)
+    host = MQTTHost(mosquitto.url, db, host_key, keyring)
     host.connect()
-    device = Device(embedded_broker, "dev-1", device_key)
+    device = Device(mosquitto.url, "dev-1", device_key)
     yield host, device, db, host_key, device_key
     device.close()
     host.close()
@@ -153,10 +156,10 @@ def test_messages_in_another_devices_name_and_malformed_ones_are_refused(setup, 
     assert db.results_for_run("run") == [] and device.acks == []
 
 
-def test_status_from_a_device_without_an_enrolled_key_is_refused(setup, embedded_broker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_status_from_a_device_without_an_enrolled_key_is_refused(setup, mosquitto, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A spoofed retained 'online' status for a device that does not exist made the landed host wait on it."""
     host, device, _, _, _ = setup
-    ghost = Device(embedded_broker, "ghost", create_private_key(tmp_path / "ghost.key"))
+    ghost = Device(mosquitto.url, "ghost", create_private_key(tmp_path / "ghost.key"))
     try:
         ghost.publish(status_topic("ghost"), AgentStatus("ghost", "online", ts=time.time()), retain=True)
         assert wait_for(lambda: "ghost" in host.unverified_snapshot())
@@ -210,6 +213,25 @@ def test_a_burst_is_stored_in_batches_each_result_once(setup) -> None:  # type: 
     assert wait_for(lambda: {i for a in device.acks for i in a.result_ids} == expected, 30)
     assert len(db.results_for_run("burst")) == 300 and host.stored_count == 300
     assert len(device.acks) < 300, "every result was acked on its own: no batching"
+
+
+def test_a_backlog_arrives_in_signed_batches_and_a_forged_batch_is_refused(setup, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from agent.protocol import ResultBatch, batch_topic
+    from tests.agent.test_protocol import make_job
+
+    host, device, db, _, device_key = setup
+    db.add_jobs([make_job(job_id=f"k{i}", run_id="batch", variant_id="v", device_id="dev-1") for i in range(3)])
+    results = [sign(_result(f"rk{i}", job_id=f"k{i}", run_id="batch"), device_key) for i in range(3)]
+    stranger = create_private_key(tmp_path / "stranger.key")
+    device.publish(batch_topic("dev-1"), ResultBatch("dev-1", results, time.time()), key=stranger)
+    device.publish(batch_topic("dev-1"), ResultBatch("dev-1", results, time.time()))
+    assert wait_for(lambda: len(db.results_for_run("batch")) == 3)
+    assert wait_for(lambda: {i for a in device.acks for i in a.result_ids} == {"rk0", "rk1", "rk2"})
+    assert len(device.acks) == 1, "a batch is acknowledged in one message"
+    assert any("result batch from dev-1 has a bad signature" in r for r in host.rejected)
+    stored = [decode(BenchmarkResult, p) for p in db.results_for_run("batch")]
+    for r in stored:  # each stored as the device signed it, its own signature intact
+        verify(r, device_key.public, "result")
 
 
 def test_a_stored_result_that_no_longer_decodes_does_not_break_the_report(tmp_path) -> None:
