@@ -124,3 +124,13 @@ def test_results_of_an_older_agent_expire_from_their_creation(tmp_path) -> None:
     assert store.pending_results() == []
     assert store.drop_expired() == ["r"]
     store.close()
+
+
+def test_batches_respect_the_count_and_size_limits() -> None:
+    from agent.outbox import batches
+
+    due = [(f"r{i}", b"x" * 10) for i in range(7)]
+    assert [len(g) for g in batches(due, max_results=3)] == [3, 3, 1]
+    assert [len(g) for g in batches(due, max_bytes=25)] == [2, 2, 2, 1]
+    assert [len(g) for g in batches([("big", b"x" * 100), ("r", b"x")], max_bytes=50)] == [1, 1]
+    assert batches([]) == []

@@ -230,3 +230,24 @@ def test_status_and_last_will_are_signed_with_the_host_key_fingerprint(tmp_path,
     [status] = [decode(AgentStatus, p) for t, p in sent if t == status_topic("dev-1")]
     verify(status, device.public, "status")
     assert status.host_key == host.public.fingerprint and status.state == "online"
+
+
+def test_a_backlog_goes_out_as_one_signed_batch_of_signed_results(tmp_path, keys) -> None:  # type: ignore[no-untyped-def]
+    from agent.protocol import ResultBatch, batch_topic
+
+    host, device = keys
+    service, sent = make_service(tmp_path, keys)
+    for n in range(3):
+        job = job_for(host, job_id=f"j{n}")
+        result = BenchmarkResult(f"r{n}", job.job_id, "r1", "ort-fp32", "dev-1", "ok", "onnxruntime", "fp32", 1, 2, "0")
+        service.store.add_job(job.job_id, encode(job))
+        service._finish(job, result, "done")  # not connected: they wait in the outbox
+    service._connected.set()
+    sent.clear()
+    service._publish_pending(0.0)  # back online: the backlog goes out in one batch
+    [(topic, payload)] = sent
+    batch = decode(ResultBatch, payload)
+    assert topic == batch_topic("dev-1") and [r.result_id for r in batch.results] == ["r0", "r1", "r2"]
+    verify(batch, device.public, "batch")
+    for r in batch.results:
+        verify(r, device.public, "result")
