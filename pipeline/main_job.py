@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -131,6 +132,7 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
             check_reachable(broker_url)
         if not may_create and not key_path.exists():
             load_host_key(key_path, create=False)  # the error names the file and the fix; nothing written yet
+        security = security_for(request, broker_url)  # a missing TLS or credentials file: nothing written yet
 
         # From here on the output folder is written.
         out = request.out
@@ -139,7 +141,6 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
         stack.callback(db.close)
         key = load_host_key(key_path, create=may_create)
         keyring = Keyring(request.keyring_dir or DEFAULT_KEYRING)
-        security = security_for(request, broker_url)
         host = MQTTHost(broker_url, db, key, keyring, security)
         host.connect()
         stack.callback(host.close)  # closed before the database: no late result reaches a closed DB
@@ -182,7 +183,9 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
         return summary
 
 
-def _retrier(db: ResultsDB, dispatcher: Dispatcher, key: SigningKey, request: RunRequest):  # type: ignore[no-untyped-def]
+def _retrier(
+    db: ResultsDB, dispatcher: Dispatcher, key: SigningKey, request: RunRequest
+) -> Callable[[BenchmarkJob, str], BenchmarkJob]:
     """Issue a copy of a timed-out job for another device: new id, new times, signed, recorded, sent."""
 
     def retry(job: BenchmarkJob, device_id: str) -> BenchmarkJob:

@@ -78,3 +78,14 @@ def test_targets_must_name_profiles_and_devices_go_to_devices() -> None:
     with pytest.raises(InputError, match="not a target profile id.*--devices jetson-01"):
         check_profiles(RunRequest(model=Path("m.onnx"), out=Path("o"), targets=("jetson-01",)))
     check_profiles(RunRequest(model=Path("m.onnx"), out=Path("o"), targets=("local", "raspberry-pi-5")))
+
+
+def test_a_missing_tls_file_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "optimize", str(DEMO_MODEL_PATH), "--eval", str(DEMO_EVAL_PATH),
+         "--out", str(out), "--precisions", "fp32", "--broker-ca", str(tmp_path / "ca.pem")],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "--broker-ca" in proc.stderr and "no such file" in proc.stderr, proc.stderr
+    assert not out.exists()
