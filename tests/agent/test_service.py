@@ -251,3 +251,28 @@ def test_a_backlog_goes_out_as_one_signed_batch_of_signed_results(tmp_path, keys
     verify(batch, device.public, "batch")
     for r in batch.results:
         verify(r, device.public, "result")
+
+
+def test_a_job_left_running_by_a_crash_is_resumed_then_failed_explicitly(tmp_path, keys) -> None:  # type: ignore[no-untyped-def]
+    host, _ = keys
+    service, sent = make_service(tmp_path, keys)
+    job = job_for(host)  # its artifact server is gone: the download fails fast
+    service.store.add_job(job.job_id, encode(job))
+    service.store.next_job()  # claimed, then the agent died (SIGKILL): the job is left 'running'
+    service.store.close()
+
+    again, sent = make_service(tmp_path, keys)  # the restarted agent
+    assert again._run_one() is True
+    states = [decode(JobState, p) for t, p in sent if t == jobstate_topic("dev-1")]
+    assert (states[0].state, states[0].attempt) == ("accepted", 2) and "resumed" in states[0].detail
+    assert states[-1].state == "failed"
+    again.store.close()
+
+    third, sent = make_service(tmp_path, keys)  # a job that keeps killing the agent is failed, not retried
+    third.store.add_job("k", encode(job_for(host, job_id="k")))
+    for _ in range(3):
+        third.store.next_job()
+    assert third._run_one() is True
+    [result] = [decode(BenchmarkResult, p) for t, p in third.store.pending_results() if b'"job_id":"k"' in p]
+    assert result.status == "failed" and "stopped during this job" in result.error
+    third.store.close()
