@@ -1,4 +1,4 @@
-"""``edgeprof-agent``: the on-device command (run the service, doctor, version)."""
+"""``edgeprof-agent``: the on-device command (run the service, keygen, enrol, doctor, version)."""
 
 from __future__ import annotations
 
@@ -55,29 +55,47 @@ def _main(
     pass
 
 
+DEFAULT_STATE_DIR = Path.home() / ".local" / "state" / "edgeprof-agent"
+DEVICE_KEY_NAME = "device.key"
+HOST_KEY_NAME = "host.pub"
+STATE_DIR_HELP = "Where the agent keeps its keys, outbox, queued jobs and artifact cache (survives reboots)."
+
+
 @app.command()
 def run(
     broker: str = typer.Option(
         "mqtt://127.0.0.1:1883",
         metavar="URL",
-        help="MQTT broker URL: mqtt://[user:pass@]host[:port] or mqtts://...",
+        help="MQTT broker URL: mqtt://host[:port] or mqtts://... (credentials: --broker-credentials or "
+        "$EDGEPROF_MQTT_USERNAME/$EDGEPROF_MQTT_PASSWORD, which, unlike user:pass@ here, no process list shows).",
     ),
     device_id: str = typer.Option(
         None, metavar="ID", help="This device's id in topics and results (default: local-<hostname>)."
     ),
-    state_dir: Path = typer.Option(
-        Path.home() / ".local" / "state" / "edgeprof-agent",
-        metavar="DIR",
-        help="Where the agent keeps its outbox, queued jobs and artifact cache (survives reboots).",
+    state_dir: Path = typer.Option(DEFAULT_STATE_DIR, metavar="DIR", help=STATE_DIR_HELP),
+    device_key: Optional[Path] = typer.Option(
+        None, metavar="PATH", help="This device's private key (default: DIR/device.key; see `keygen`)."
     ),
-    job_key_file: Optional[Path] = typer.Option(
-        None, metavar="PATH", help="Hex key shared with the host; jobs not signed with it are refused."
+    host_key: Optional[Path] = typer.Option(
+        None,
+        metavar="PATH",
+        help="The host's public key: only jobs and acks it signed are accepted (default: DIR/host.pub; see `enrol`).",
     ),
+    create_key: bool = typer.Option(
+        False, "--create-key", help="Create the device key if it does not exist (never replaces one)."
+    ),
+    job_key_file: Optional[Path] = typer.Option(None, hidden=True, help="edgeprof 0.1's shared key: refused."),
     insecure_accept_unsigned: bool = typer.Option(
         False,
         "--insecure-accept-unsigned",
-        help="Run jobs without checking signatures. Only for a broker nobody else can publish to.",
+        help="Run jobs without checking the host's signature. Only for a broker nobody else can publish to.",
     ),
+    broker_credentials: Optional[Path] = typer.Option(
+        None, metavar="FILE", help="File with username=NAME and password=SECRET lines for the broker."
+    ),
+    broker_ca: Optional[Path] = typer.Option(None, metavar="FILE", help="CA certificate to check the broker (TLS)."),
+    broker_cert: Optional[Path] = typer.Option(None, metavar="FILE", help="Client certificate for the broker (TLS)."),
+    broker_key: Optional[Path] = typer.Option(None, metavar="FILE", help="Private key of --broker-cert."),
     power: Optional[str] = typer.Option(
         None,
         metavar="NAME",
@@ -93,6 +111,12 @@ def run(
     resend_interval: float = typer.Option(
         10.0, metavar="SECONDS", help="Seconds between resends of results the host has not acknowledged yet."
     ),
+    result_retention: float = typer.Option(
+        72.0,
+        metavar="HOURS",
+        help="Hours after its job's expiry that an unacknowledged result is still resent; then it is dropped "
+        "with a log line (a host that was killed is not waited for for ever).",
+    ),
     cancel_queued: bool = typer.Option(
         False,
         "--cancel-queued",
@@ -104,30 +128,46 @@ def run(
     ),
 ) -> None:
     """Serve benchmark jobs until stopped (SIGTERM or Ctrl-C stop it cleanly)."""
-    from agent.protocol import local_device_id
+    from agent.mqtt_client import broker_security
+    from agent.protocol import local_device_id, parse_broker_url
     from agent.service import AgentService
-    from agent.signing import load_key
+    from agent.signing import load_private_key, load_public_key
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s agent %(levelname)s %(message)s", stream=sys.stderr
     )
     try:
-        if job_key_file is None and not insecure_accept_unsigned:
-            raise AgentError("no --job-key-file given: pass the host's key file, or --insecure-accept-unsigned")
-        key = load_key(job_key_file) if job_key_file is not None else None
+        if job_key_file is not None:
+            load_public_key(job_key_file)  # an old hex key is refused with the migration step
+            raise AgentError("--job-key-file is gone: pass the host's public key with --host-key")
         if power is not None:
             _check_power_name(power)
+        security = broker_security(parse_broker_url(broker), broker_credentials, broker_ca, broker_cert, broker_key)
         if not target:
             target = detect_target(targets_dir)
+        host_pub = host_key or state_dir / HOST_KEY_NAME
+        if insecure_accept_unsigned and host_key is None:
+            trusted = None
+        elif not host_pub.exists() and host_key is None:
+            raise AgentError(
+                "no host key: run `edgeprof-agent enrol --host-key HOST.pub --state-dir %s` with the public key "
+                "`edgeprof keygen` wrote on the host, or pass --host-key" % state_dir
+            )
+        else:
+            trusted = load_public_key(host_pub)
+        key = load_private_key(device_key or state_dir / DEVICE_KEY_NAME, create=create_key)
         service = AgentService(
             broker,
             device_id or local_device_id(),
             state_dir,
             key,
+            trusted,
             power=power,
             target=target,
             resend_interval_s=resend_interval,
             cancel_queued=cancel_queued,
+            security=security,
+            result_retention_s=result_retention * 3600.0,
         )
     except AgentError as exc:
         typer.echo("edgeprof-agent: error: %s" % exc, err=True)
@@ -139,6 +179,52 @@ def run(
 
         on_parent_exit(service.stop)
     service.run()
+
+
+@app.command()
+def keygen(
+    state_dir: Path = typer.Option(DEFAULT_STATE_DIR, metavar="DIR", help=STATE_DIR_HELP),
+    device_id: str = typer.Option(None, metavar="ID", help="This device's id, for the enrol line printed."),
+) -> None:
+    """Create this device's key pair (DIR/device.key, DIR/device.key.pub); an existing one is kept."""
+    from agent.protocol import local_device_id
+    from agent.signing import create_private_key, public_key_path
+
+    path = state_dir / DEVICE_KEY_NAME
+    try:
+        key = create_private_key(path)
+    except AgentError as exc:
+        typer.echo("edgeprof-agent: error: %s" % exc, err=True)
+        raise typer.Exit(1) from None
+    pub = public_key_path(path)
+    typer.echo("wrote %s (mode 600) and %s, fingerprint %s" % (path, pub, key.public.fingerprint))
+    typer.echo("on the host: edgeprof fleet enrol %s %s" % (device_id or local_device_id(), pub))
+
+
+@app.command()
+def enrol(
+    host_key: Path = typer.Option(..., metavar="FILE", help="The host's public key (`edgeprof keygen` wrote it)."),
+    state_dir: Path = typer.Option(DEFAULT_STATE_DIR, metavar="DIR", help=STATE_DIR_HELP),
+    create_key: bool = typer.Option(False, "--create-key", help="Also create this device's key pair if absent."),
+    device_id: str = typer.Option(None, metavar="ID", help="This device's id, for the enrol line printed."),
+) -> None:
+    """Trust a host: store its public key as DIR/host.pub (another one already there is kept)."""
+    from agent.protocol import local_device_id
+    from agent.signing import load_private_key, load_public_key, public_key_path, write_public_key
+
+    try:
+        trusted = load_public_key(host_key)
+        write_public_key(trusted, state_dir / HOST_KEY_NAME)
+        device = load_private_key(state_dir / DEVICE_KEY_NAME, create=create_key)
+    except AgentError as exc:
+        typer.echo("edgeprof-agent: error: %s" % exc, err=True)
+        raise typer.Exit(1) from None
+    typer.echo("trusting host key %s (%s)" % (trusted.fingerprint, state_dir / HOST_KEY_NAME))
+    pub = public_key_path(state_dir / DEVICE_KEY_NAME)
+    typer.echo(
+        "device key %s; on the host: edgeprof fleet enrol %s %s"
+        % (device.public.fingerprint, device_id or local_device_id(), pub)
+    )
 
 
 def _check_power_name(name: str) -> None:
@@ -266,6 +352,10 @@ def _protocol_version() -> int:
 
 
 def main() -> None:
+    import warnings
+
+    # cryptography warns on every import under Python 3.8, which JetPack 5 ships and we support
+    warnings.filterwarnings("ignore", message=r"Python 3\.8 is no longer supported")
     app()
 
 

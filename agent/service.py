@@ -1,54 +1,65 @@
 """The agent's main loop: MQTT in, verified jobs queued durably, one child process per job, results out.
 
-Threads: paho's network loop (callbacks only store and signal), one job runner, one resender that
+Threads: paho's network loop (callbacks verify, store and signal), one job runner, one resender that
 republishes unacknowledged results while connected. Everything a thread needs to survive a crash
 or reboot is in ``AgentStore`` before the thread acts on it.
+
+Everything this device sends is signed with its own key (results, status and its last will, job
+states, refusals); it runs only jobs and honours only acknowledgements signed by the host key it
+was enrolled with, and an acknowledgement must name this device. Whatever it refuses (bad or no
+signature, expired, replayed, a full disk) is counted and reported back at once as a signed
+``Refusal``, so a key mistake or a storage failure shows on the host instead of a silent wait.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import socket
-import subprocess
-import sys
+import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 from agent import __version__
 from agent.artifacts import ArtifactCache
-from agent.errors import ArtifactError, ProtocolError
-from agent.mqtt_client import detach, make_client
-from agent.outbox import AgentStore
+from agent.errors import ProtocolError
+from agent.job_runner import Interrupted, JobRunner
+from agent.mqtt_client import BrokerSecurity, detach, make_client
+from agent.outbox import RESULT_RETENTION_S, AgentStore, batches
+from agent.presence import Presence
 from agent.protocol import (
-    AgentStatus,
     BenchmarkJob,
     BenchmarkResult,
+    JobState,
+    Refusal,
     ResultAck,
-    WorkerSpec,
+    ResultBatch,
     ack_topic,
+    batch_topic,
     decode,
     encode,
     job_topic,
+    jobstate_topic,
     parse_broker_url,
+    refusal_topic,
     result_topic,
     status_topic,
 )
-from agent.runtimes.base import LocalArtifact
-from agent.signing import verify_ack, verify_job
+from agent.refusals import RefusalCounter, job_id_of, refusal_kind
+from agent.signing import SigningKey, VerifyKey, sign, verify, verify_job
 from agent.worker import failed_result
 
 log = logging.getLogger("edgeprof.agent")
 
 #: A job that was running when the agent died this many times is reported failed, not retried.
 MAX_ATTEMPTS = 2
-
-
-class _Interrupted(Exception):
-    """The agent is shutting down while a job's child process runs."""
+#: Refusals reported to the host per minute at most; the rest are only counted (a flood of forged
+#: jobs must not become a flood of answers).
+MAX_REFUSALS_PER_MIN = 30
+#: The retained status is republished this often, so the host's "last seen" means what it says.
+STATUS_INTERVAL_S = 60.0
+#: After a storage error the job runner waits this long before touching the database again.
+STORAGE_BACKOFF_S = 30.0
 
 
 class AgentService:
@@ -57,66 +68,57 @@ class AgentService:
         broker_url: str,
         device_id: str,
         state_dir: Path,
-        job_key: Optional[bytes],
+        device_key: SigningKey,
+        host_key: Optional[VerifyKey],
         power: Optional[str] = None,
         target: str = "",
         resend_interval_s: float = 10.0,
         cancel_queued: bool = False,
+        security: Optional[BrokerSecurity] = None,
+        result_retention_s: float = RESULT_RETENTION_S,
     ) -> None:
         self.broker = parse_broker_url(broker_url)
         self.device_id = device_id
         self.state_dir = Path(state_dir)
-        self.job_key = job_key
-        self.power = power
-        self.target = target
+        self.device_key = device_key
+        self.host_key = host_key  # None: --insecure-accept-unsigned
         self.resend_interval_s = resend_interval_s
         self.cancel_queued = cancel_queued
+        self.security = security
+        self.result_retention_s = result_retention_s
         self.store = AgentStore(self.state_dir / "agent.db")
-        self.cache = ArtifactCache(self.state_dir / "artifacts")
         self.stop_event = threading.Event()
+        self.runner = JobRunner(self.state_dir, ArtifactCache(self.state_dir / "artifacts"), self.stop_event, power)
+        self.presence = Presence(device_id, target, host_key.fingerprint if host_key else "")
+        self.refusals = RefusalCounter(MAX_REFUSALS_PER_MIN)
+        self._current_job = ""
         self._wake = threading.Event()
         self._connected = threading.Event()
-        self._child: Optional[subprocess.Popen] = None
-        self._caps: Optional[Dict[str, Any]] = None
+        self._storage_failed_at = 0.0
+        self.presence.capabilities()
         self._client = self._make_client()
-        self._capabilities()
 
     # MQTT ------------------------------------------------------------------------------------------
+    def client_id(self) -> str:
+        """Stable for this device (its session survives reconnects) but secret: derived from its
+        private key, so a client that knows only the device id cannot take over its session."""
+        return "edgeprof-agent-%s-%s" % (self.device_id, self.device_key.derive("mqtt-client-id")[:12])
+
     def _make_client(self) -> Any:
-        client = make_client(self.broker, "edgeprof-agent-" + self.device_id, clean_session=False)
-        client.will_set(status_topic(self.device_id), encode(self._status("offline")), qos=1, retain=True)
+        client = make_client(self.broker, self.client_id(), clean_session=False, security=self.security)
+        will = sign(self.presence.status("offline"), self.device_key)
+        client.will_set(status_topic(self.device_id), encode(will), qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
 
-    def _capabilities(self) -> Dict[str, Any]:
-        """Runtimes and power sources, probed once: probing opens sensors (jtop, NVML) and imports
-        runtimes, which must not happen in paho's thread on every reconnect, least of all mid-window."""
-        if self._caps is None:
-            from agent.runtimes import installed_runtimes
+    def _publish(self, topic: str, message: Any, retain: bool = False) -> Any:
+        return self._client.publish(topic, encode(sign(message, self.device_key)), qos=1, retain=retain)
 
-            try:
-                from agent.power import available as power_available
-
-                sources = list(power_available())
-            except Exception:  # a sensor probe must never stop the agent from reporting presence
-                sources = []
-            self._caps = {"runtimes": installed_runtimes(), "power_sources": sources}
-        return self._caps
-
-    def _status(self, state: str) -> AgentStatus:
-        caps = self._capabilities() if state != "offline" else {"runtimes": {}, "power_sources": []}
-        return AgentStatus(
-            device_id=self.device_id,
-            state=state,
-            agent_version=__version__,
-            runtimes=caps["runtimes"],
-            power_sources=caps["power_sources"],
-            target=self.target,
-            hostname=socket.gethostname(),
-            ts=time.time(),
-        )
+    def _publish_status(self, state: str = "online") -> Any:
+        status = self.presence.status(state, current_job=self._current_job, refused=self.refusals.counts)
+        return self._publish(status_topic(self.device_id), status, retain=True)
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if reason_code.is_failure:
@@ -124,7 +126,7 @@ class AgentService:
             return
         log.info("connected to %s:%s", self.broker["host"], self.broker["port"])
         client.subscribe([(job_topic(self.device_id), 1), (ack_topic(self.device_id), 1)])
-        client.publish(status_topic(self.device_id), encode(self._status("online")), qos=1, retain=True)
+        self._publish_status()
         self._connected.set()
         self._wake.set()
         self._publish_pending(0.0)  # whatever the outbox holds goes out as soon as we are back
@@ -135,38 +137,90 @@ class AgentService:
             log.warning("lost the broker (%s); reconnecting, results stay in the outbox", reason_code)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        subject = "ack" if msg.topic == ack_topic(self.device_id) else "job"
         try:
-            if msg.topic == ack_topic(self.device_id):
-                ack = decode(ResultAck, msg.payload)
-                if self.job_key is not None:
-                    verify_ack(ack, self.job_key)
-                removed = self.store.ack(ack.result_ids)
-                log.info("host acknowledged %d result(s)", removed)
+            if subject == "ack":
+                self._accept_ack(msg.payload)
             elif msg.topic == job_topic(self.device_id):
                 self._accept_job(msg.payload)
         except ProtocolError as exc:
-            log.warning("refused a message on %s: %s", msg.topic, exc)
-        except Exception:  # a failing disk must not stop paho's network thread
+            self._refuse(subject, job_id_of(msg.payload) if subject == "job" else "", str(exc))
+        except sqlite3.Error as exc:  # a full disk: refuse visibly, the job is not queued
+            self._refuse(
+                subject,
+                job_id_of(msg.payload),
+                "storage error on the device (%s): the job was not queued; free space under %s" % (exc, self.state_dir),
+                kind="storage",
+            )
+        except Exception:  # nothing may stop paho's network thread
             log.exception("could not handle a message on %s", msg.topic)
+
+    def _accept_ack(self, payload: bytes) -> None:
+        ack = decode(ResultAck, payload)
+        if self.host_key is not None:
+            verify(ack, self.host_key, "an acknowledgement")
+            if ack.device_id != self.device_id:
+                raise ProtocolError(
+                    "an acknowledgement for device %r arrived on this device's topic: ignored, results stay "
+                    "in the outbox" % ack.device_id
+                )
+        removed = self.store.ack(ack.result_ids)
+        log.info("host acknowledged %d result(s)", removed)
 
     def _accept_job(self, payload: bytes) -> None:
         job = decode(BenchmarkJob, payload)
         if job.device_id != self.device_id:
             raise ProtocolError("job %s is addressed to %s, not this device" % (job.job_id, job.device_id))
-        if self.job_key is not None:
-            verify_job(job, self.job_key, time.time(), self.store.job_seen)
+        if self.host_key is not None:
+            verify_job(job, self.host_key, time.time(), self.store.job_seen)
         if not self.store.add_job(job.job_id, bytes(payload)):
             raise ProtocolError("job %s was already received: replay refused" % job.job_id)
         log.info("queued job %s (%s, %s)", job.job_id, job.variant_id, job.runtime)
+        self._report(job, "accepted", "queued on the device")
         self._wake.set()
 
+    def _refuse(self, subject: str, subject_id: str, reason: str, kind: str = "") -> None:
+        """Count a refusal, log it, and report it to the host (at most MAX_REFUSALS_PER_MIN a minute)."""
+        log.warning("refused a %s%s: %s", subject, (" " + subject_id) if subject_id else "", reason)
+        if not self.refusals.count(kind or refusal_kind(reason)):
+            return
+        try:
+            self._publish(
+                refusal_topic(self.device_id), Refusal(self.device_id, subject, subject_id, reason, time.time())
+            )
+        except Exception:  # reporting is best effort; the count and the log line stay
+            log.exception("could not report a refusal")
+
+    def _report(self, job: BenchmarkJob, state: str, detail: str, attempt: int = 1) -> None:
+        """Tell the host where ``job`` is (best effort: the result itself is the durable record)."""
+        try:
+            self._publish(
+                jobstate_topic(self.device_id),
+                JobState(self.device_id, job.job_id, state, time.time(), job.run_id, detail[:500], attempt),
+            )
+        except Exception:
+            log.exception("could not report job %s as %s", job.job_id, state)
+
     def _publish_pending(self, base_interval_s: float) -> None:
+        """Send the results due: one alone as it is, a backlog in signed batches (one message and one
+        signature check on the host per batch, so a fleet coming back does not swamp it)."""
         if not self._connected.is_set():
             return
-        for result_id, payload in self.store.pending_results(base_interval_s):
-            info = self._client.publish(result_topic(self.device_id), payload, qos=1)
+        for group in batches(self.store.pending_results(base_interval_s)):
+            if len(group) == 1:
+                info = self._client.publish(result_topic(self.device_id), group[0][1], qos=1)
+            else:
+                try:
+                    results = [decode(BenchmarkResult, payload) for _, payload in group]
+                except ProtocolError as exc:  # written by another version: send them one by one
+                    log.warning("outbox results do not decode (%s): sent one by one", exc)
+                    for _, payload in group:
+                        self._client.publish(result_topic(self.device_id), payload, qos=1)
+                    continue
+                info = self._publish(batch_topic(self.device_id), ResultBatch(self.device_id, results, time.time()))
             if info.rc == 0:
-                self.store.mark_sent(result_id)
+                for result_id, _ in group:
+                    self.store.mark_sent(result_id)
 
     # jobs ------------------------------------------------------------------------------------------
     def _run_one(self) -> bool:
@@ -181,6 +235,9 @@ class AgentService:
             self.store.drop_job(job_id)
             return True
         started = time.time()
+        if attempts > 1:
+            self._report(job, "accepted", "resumed after the agent restarted (attempt %d)" % attempts, attempts)
+        state = "failed"
         if attempts > MAX_ATTEMPTS:
             result = failed_result(
                 job, "the agent stopped during this job %d times; not retried" % (attempts - 1), started
@@ -188,124 +245,84 @@ class AgentService:
         elif job.expires_at < started:
             result = failed_result(job, "job expired before it could run (queue too long?)", started)
         else:
+            self._set_current(job.job_id)
             try:
-                result = self._execute(job, started)
-            except _Interrupted:
+                result = self.runner.execute(job, started, self._report)
+                state = "done" if result.status == "ok" else "failed"
+                if "past its deadline" in result.error:
+                    state = "timed_out"
+            except Interrupted:
                 return False  # shutdown mid-job: it stays 'running' and is retried after a restart
-            except Exception as exc:  # full disk, a broken download stream...: report the real cause
+            except Exception as exc:  # a broken download stream...: report the real cause
                 log.exception("job %s failed outside its benchmark process", job_id)
                 result = failed_result(
                     job, "agent error before or after the benchmark: %s: %s" % (type(exc).__name__, exc), started
                 )
-        self.store.finish_job(job_id, result.result_id, encode(result))
-        log.info(
-            "job %s finished: %s%s",
-            job_id,
-            result.status,
-            (" (" + result.error + ")") if result.error else "",
-        )
-        self._publish_pending(self.resend_interval_s)  # the new result, and any others now due
+            finally:
+                self._set_current("")
+        self._finish(job, result, state)
         return True
 
-    def _execute(self, job: BenchmarkJob, started: float) -> BenchmarkResult:
-        deadline = time.monotonic() + job.deadline_s
-        stop = self.stop_event.is_set
+    def _finish(self, job: BenchmarkJob, result: BenchmarkResult, state: str) -> None:
+        signed = sign(result, self.device_key)
         try:
-            build = self.cache.fetch_build(job.model, deadline=deadline, should_stop=stop)
-            eval_path = self.cache.fetch(job.eval_data, deadline=deadline, should_stop=stop) if job.eval_data else None
-        except ArtifactError as exc:
-            if self.stop_event.is_set():
-                raise _Interrupted() from None
-            return failed_result(job, str(exc), started)
-        work = self.state_dir / "work" / job.job_id
-        try:
-            return self._run_child(job, started, work, build, eval_path, deadline)
-        finally:
-            shutil.rmtree(str(work), ignore_errors=True)  # the result goes to the outbox; keep no copies
-
-    def _run_child(
-        self,
-        job: BenchmarkJob,
-        started: float,
-        work: Path,
-        build: LocalArtifact,
-        eval_path: Optional[Path],
-        deadline: float,
-    ) -> BenchmarkResult:
-        """Run the benchmark child in ``work`` until it writes its result or the deadline passes."""
-        work.mkdir(parents=True, exist_ok=True)
-        spec = work / "spec.json"
-        out = work / "result.json"
-        spec.write_bytes(
-            encode(
-                WorkerSpec(
-                    job=job,
-                    artifact_kind=build.kind,
-                    artifact_files={role: str(p) for role, p in build.files.items()},
-                    artifact_settings=build.settings,
-                    eval_path=str(eval_path) if eval_path else None,
-                    power=self.power,
-                )
+            self.store.finish_job(
+                job.job_id, result.result_id, encode(signed), job.expires_at + self.result_retention_s
             )
+        except sqlite3.Error as exc:
+            # The outbox cannot take it: send it once as it is and say why, rather than retry every second.
+            self._storage_failed_at = time.monotonic()
+            self.store.abandon(job.job_id)
+            detail = "the device could not store the result (%s); free space under %s" % (exc, self.state_dir)
+            log.error("job %s: %s", job.job_id, detail)
+            self._client.publish(result_topic(self.device_id), encode(signed), qos=1)
+            self._report(job, "failed", (result.error + "; " if result.error else "") + detail)
+            return
+        log.info(
+            "job %s finished: %s%s", job.job_id, result.status, (" (" + result.error + ")") if result.error else ""
         )
-        stderr_path = work / "stderr.log"
-        with open(str(stderr_path), "wb") as err:
-            # Its own session: a Ctrl-C meant for the agent must not kill the benchmark behind the
-            # agent's back (it would look like a crash); the agent stops it when it stops itself.
-            self._child = subprocess.Popen(
-                [sys.executable, "-m", "agent.worker", str(spec), str(out), str(os.getpid())],
-                stdout=err,
-                stderr=err,
-                start_new_session=True,
-            )
-            try:
-                rc = self._wait_child(max(1.0, deadline - time.monotonic()))  # what the downloads left
-            finally:
-                self._child = None
-        if rc is None:
-            return failed_result(job, "job ran past its deadline of %.0f s and was killed" % job.deadline_s, started)
-        if self.stop_event.is_set() and rc != 0:
-            raise _Interrupted()
-        if rc != 0 or not out.exists():
-            tail = stderr_path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            return failed_result(job, "benchmark process exited with code %s: %s" % (rc, tail[0]), started)
-        try:
-            return decode(BenchmarkResult, out.read_bytes())
-        except ProtocolError as exc:
-            return failed_result(job, "benchmark process wrote an invalid result: %s" % exc, started)
+        self._report(job, state, result.error)
+        self._publish_pending(self.resend_interval_s)  # the new result, and any others now due
 
-    def _wait_child(self, deadline_s: float) -> Optional[int]:
-        child = self._child
-        assert child is not None
-        end = time.monotonic() + deadline_s
-        while True:
-            rc = child.poll()
-            if rc is not None:
-                return rc
-            if self.stop_event.is_set() or time.monotonic() > end:
-                child.terminate()
-                try:
-                    child.wait(5)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
-                return None if not self.stop_event.is_set() else -15
-            time.sleep(0.05)
+    def _set_current(self, job_id: str) -> None:
+        self._current_job = job_id
+        if self._connected.is_set():
+            self._publish_status("busy" if job_id else "online")
 
     def _job_loop(self) -> None:
         while not self.stop_event.is_set():
+            if time.monotonic() - self._storage_failed_at < STORAGE_BACKOFF_S:
+                self.stop_event.wait(1.0)
+                continue
             try:
                 if self._run_one():
                     continue
+            except sqlite3.Error as exc:  # a full disk: one line, then a pause, not a traceback a second
+                self._storage_failed_at = time.monotonic()
+                log.error("the job queue cannot be read or written (%s); retrying in %.0f s", exc, STORAGE_BACKOFF_S)
             except Exception:  # the loop must survive any one job's failure
                 log.exception("job runner error")
             self._wake.wait(1.0)
             self._wake.clear()
 
     def _resend_loop(self) -> None:
+        last_status = time.monotonic()
         while not self.stop_event.wait(self.resend_interval_s):
             try:
+                if self._connected.is_set() and time.monotonic() - last_status >= STATUS_INTERVAL_S:
+                    self._publish_status("busy" if self._current_job else "online")  # "last seen" stays true
+                    last_status = time.monotonic()
+                dropped = self.store.drop_expired()
+                if dropped:
+                    log.warning(
+                        "gave up on %d result(s) no host acknowledged within %.0f h of their job's expiry: %s",
+                        len(dropped),
+                        self.result_retention_s / 3600,
+                        ", ".join(dropped),
+                    )
                 self._publish_pending(self.resend_interval_s)
+            except sqlite3.Error as exc:
+                log.error("the outbox cannot be read (%s)", exc)
             except Exception:
                 log.exception("resend error")
 
@@ -322,7 +339,12 @@ class AgentService:
             result = failed_result(
                 job, "cancelled: the agent was restarted for a new run before this job ran", time.time()
             )
-            self.store.finish_job(job_id, result.result_id, encode(result))
+            self.store.finish_job(
+                job_id,
+                result.result_id,
+                encode(sign(result, self.device_key)),
+                job.expires_at + self.result_retention_s,
+            )
             cancelled += 1
         return cancelled
 
@@ -340,11 +362,13 @@ class AgentService:
         runner.start()
         resender.start()
         log.info(
-            "agent %s serving as %s (%d queued job(s), %d unacknowledged result(s))",
+            "agent %s serving as %s (%d queued job(s), %d unacknowledged result(s)); device key %s, host key %s",
             __version__,
             self.device_id,
             self.store.queued_jobs(),
             self.store.outbox_size(),
+            self.device_key.public.fingerprint,
+            self.host_key.fingerprint if self.host_key else "none (--insecure-accept-unsigned)",
         )
         try:
             self.stop_event.wait()
@@ -352,9 +376,7 @@ class AgentService:
             runner.join(10)
             resender.join(2)
             if self._connected.is_set():
-                info = self._client.publish(
-                    status_topic(self.device_id), encode(self._status("offline")), qos=1, retain=True
-                )
+                info = self._publish_status("offline")
                 try:
                     info.wait_for_publish(2)
                 except (RuntimeError, ValueError):

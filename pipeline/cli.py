@@ -1,4 +1,4 @@
-"""``edgeprof``: the workstation command (demo, optimize, report, plan, targets, keygen)."""
+"""``edgeprof``: the workstation command (demo, optimize, report, plan, targets, fleet, keygen)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,14 @@ def _targets_app() -> typer.Typer | None:
 _t = _targets_app()
 if _t is not None:
     app.add_typer(_t, name="targets", help="List and show device profiles (targets/).")
+
+from pipeline.cli_fleet import app as _fleet_app  # noqa: E402 - after the app it is mounted on
+
+app.add_typer(_fleet_app, name="fleet", help="Enrol devices and list the fleet the broker knows.")
+
+from pipeline.cli_fleet import app as _fleet_app  # noqa: E402 - after the app it is mounted on
+
+app.add_typer(_fleet_app, name="fleet", help="Enrol devices and list the fleet the broker knows.")
 
 
 def _print_version(value: bool) -> None:
@@ -102,20 +110,21 @@ app.command(name="plan")(d.plan_command)
 @app.command()
 def keygen(
     path: Path = typer.Argument(
-        Path.home() / ".config" / "edgeprof" / "job.key", metavar="PATH", help="Where to write the key."
-    ),
-    force: bool = typer.Option(
-        False, "--force", help="Overwrite an existing key (agents holding the old one will refuse jobs)."
+        Path.home() / ".config" / "edgeprof" / "host.key", metavar="PATH", help="Where to write the private key."
     ),
 ) -> None:
-    """Create the key that signs jobs; copy it to each device and pass it to `edgeprof-agent run --job-key-file`."""
-    from agent.signing import create_key
+    """Create the host's key pair: PATH signs jobs and acks, PATH.pub goes to each device (`edgeprof-agent enrol`)."""
+    from agent.errors import ProtocolError
+    from agent.signing import create_private_key, public_key_path
 
-    if path.exists() and not force:
-        typer.echo(f"edgeprof: error: {path} exists; use --force to replace it", err=True)
-        raise typer.Exit(1)
-    create_key(path)
-    typer.echo(f"wrote {path} (mode 600)")
+    try:
+        key = create_private_key(path)
+    except ProtocolError as exc:
+        typer.echo(f"edgeprof: error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    pub = public_key_path(path)
+    typer.echo(f"wrote {path} (mode 600) and {pub}, fingerprint {key.public.fingerprint}")
+    typer.echo(f"on each device: edgeprof-agent enrol --host-key {pub.name} (after copying {pub} there)")
 
 
 def main() -> None:

@@ -83,7 +83,11 @@ def _run(request: object) -> None:
 PowerSource = enum.Enum("PowerSource", {name: name for name in SENSORS}, type=str)
 
 _BROKER_HELP = "MQTT broker URL (mqtt://host:port, mqtts://…). Default: start an embedded broker on 127.0.0.1."
-_TARGETS_HELP = "Devices to measure on: 'local' (an agent started here) and/or device ids of running agents."
+_TARGETS_HELP = (
+    "Where to measure: 'local' (an agent started here) and/or target profile ids (`edgeprof targets ls`): each "
+    "build once per profile, spread over every online device announcing it. Default: local, unless --devices is given."
+)
+_DEVICES_HELP = "Device ids of running agents, comma-separated: each measures every build."
 
 
 def optimize(
@@ -100,7 +104,8 @@ def optimize(
     ),
     out: Path = typer.Option(Path("edgeprof-out"), help="Output folder: report.html, results.json, results.db."),
     broker: str | None = typer.Option(None, metavar="URL", help=_BROKER_HELP),
-    targets: str = typer.Option("local", metavar="IDS", help=_TARGETS_HELP),
+    targets: str | None = typer.Option(None, metavar="IDS", help=_TARGETS_HELP),
+    devices: str = typer.Option("", metavar="IDS", help=_DEVICES_HELP),
     batch: str = typer.Option("1,8", metavar="SIZES", help="Batch sizes to sweep, comma-separated."),
     precisions: str = typer.Option(
         ",".join(DEFAULT_PRECISIONS), metavar="NAMES", help="Precisions to build, comma-separated."
@@ -150,10 +155,28 @@ def optimize(
     ),
     min_duration: float = typer.Option(2.0, help="Seconds each timed window lasts at least (after warm-up)."),
     warmup: float = typer.Option(0.5, help="Seconds of untimed warm-up before each window."),
-    job_key_file: Path | None = typer.Option(
+    host_key: Path | None = typer.Option(
         None,
-        help="Key shared with the agents to sign jobs (default: ~/.config/edgeprof/job.key, created if absent).",
+        metavar="FILE",
+        help="The host's private key, which signs jobs and acks (default: ~/.config/edgeprof/host.key; for a run "
+        "with only the local agent, one in --out). It must exist: see `edgeprof keygen`, or --create-key.",
     ),
+    create_key: bool = typer.Option(False, "--create-key", help="Create --host-key if it does not exist."),
+    job_key_file: Path | None = typer.Option(None, hidden=True, help="Old name of --host-key."),
+    keyring: Path | None = typer.Option(
+        None,
+        metavar="DIR",
+        help="Enrolled device public keys (default: ~/.config/edgeprof/devices; see `edgeprof fleet enrol`).",
+    ),
+    broker_credentials: Path | None = typer.Option(
+        None,
+        metavar="FILE",
+        help="File with username=NAME and password=SECRET lines for the broker (or set $EDGEPROF_MQTT_USERNAME "
+        "and $EDGEPROF_MQTT_PASSWORD); never stored in results.db.",
+    ),
+    broker_ca: Path | None = typer.Option(None, metavar="FILE", help="CA certificate to check the broker (TLS)."),
+    broker_cert: Path | None = typer.Option(None, metavar="FILE", help="Client certificate for the broker (TLS)."),
+    broker_key: Path | None = typer.Option(None, metavar="FILE", help="Private key of --broker-cert."),
     serve_host: str = typer.Option("127.0.0.1", help="Address the artifact server binds (0.0.0.0 for remote devices)."),
     advertise_host: str | None = typer.Option(None, help="Host name devices use to reach the artifact server."),
     power: PowerSource | None = typer.Option(
@@ -225,7 +248,9 @@ def optimize(
             calib=o["calib"],
             eval=o["eval"],
             broker=broker,
-            targets=tuple(_csv(o["targets"]) or ["local"]),
+            # default: the local agent, unless --devices names the devices to use
+            targets=tuple(_csv(o["targets"] or "")) or (() if _csv(devices) else ("local",)),
+            devices=tuple(_csv(devices)),
             batch_sizes=tuple(_csv_ints(o["batch"], "--batch")),
             precisions=tuple(_csv(o["precisions"])),
             runtimes=tuple(_csv(o["runtimes"])),
@@ -238,7 +263,13 @@ def optimize(
             max_accuracy_loss=o["max_accuracy_loss"],
             min_duration_s=o["min_duration"],
             warmup_s=o["warmup"],
-            job_key_file=job_key_file,
+            host_key_file=host_key or job_key_file,
+            create_key=create_key,
+            keyring_dir=keyring,
+            broker_credentials=broker_credentials,
+            broker_ca=broker_ca,
+            broker_cert=broker_cert,
+            broker_key=broker_key,
             serve_host=serve_host,
             advertise_host=advertise_host,
             power=power.value if power is not None else None,
@@ -269,6 +300,8 @@ def demo(
             eval=DEMO_EVAL_PATH,
             broker=broker,
             min_duration_s=min_duration,
-            job_key_file=out / "job.key",
+            host_key_file=out / "keys" / "host.key",  # its own keys: the local agent is enrolled in --out
+            create_key=True,
+            keyring_dir=out / "keys" / "devices",
         )
     )

@@ -67,12 +67,12 @@ def _check_out(out: Path) -> None:
 
 
 def _check_targets(request: RunRequest) -> None:
-    remote = request.remote_devices
+    remote = (*request.profiles, *request.remote_devices)
     for t in remote:
         try:
             check_device_id(t)
         except ProtocolError as exc:
-            raise InputError(f"--targets: {exc}") from None
+            raise InputError(f"--targets/--devices: {exc}") from None
     if not remote:
         return
     if request.broker is None:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 
 from agent.protocol import ArtifactRef, BenchmarkJob
-from agent.signing import sign_job
+from agent.signing import SigningKey, sign_job
 from pipeline.artifact_server import ArtifactServer
 from pipeline.build import Built
 from pipeline.request import RunRequest
@@ -24,9 +24,10 @@ def make_jobs(
     assignments: Sequence[tuple[Built, str]],
     eval_ref: StoredArtifact | None,
     server: ArtifactServer,
-    key: bytes,
+    key: SigningKey,
 ) -> list[BenchmarkJob]:
-    """Signed jobs for ``assignments`` ((build, device id) pairs, in the order devices run them)."""
+    """Jobs for ``assignments`` ((build, device id) pairs, in the order devices run them), signed with
+    the host's private key: a device runs only jobs its enrolled host key verifies."""
     now = time.time()
     eval_data = (
         ArtifactRef(eval_ref.sha256, server.url_for(eval_ref.sha256), eval_ref.size_bytes, eval_ref.media_type)

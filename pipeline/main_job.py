@@ -9,23 +9,29 @@ results database commits each result before it is acknowledged.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
-from agent.protocol import local_device_id
-from agent.signing import create_key, load_key
+from agent.errors import ProtocolError
+from agent.mqtt_client import BrokerSecurity, broker_security
+from agent.protocol import BenchmarkJob, local_device_id, parse_broker_url
+from agent.signing import SigningKey, load_private_key, public_key_path, sign_job
 from pipeline.artifact_server import ArtifactServer
 from pipeline.assign import assign, profile_power_mode_names, profile_runtime_names
 from pipeline.broker import EmbeddedBroker, check_reachable
 from pipeline.build_stage import build_variants
-from pipeline.collect import collect
+from pipeline.collect import Collected, collect
 from pipeline.dispatch.base import Dispatcher
 from pipeline.dispatch.devices import NamedDevices
+from pipeline.dispatch.fleet import FleetDispatcher
+from pipeline.dispatch.keyring import DEFAULT_HOST_KEY, DEFAULT_KEYRING, Keyring, load_host_key
 from pipeline.dispatch.local import LocalAgent, LocalAgentDispatcher
 from pipeline.dispatch.mqtt_host import MQTTHost
 from pipeline.errors import DispatchError, InputError
@@ -86,10 +92,52 @@ def plan_request(request: RunRequest, inputs: PreparedInputs) -> Plan:
     return plan
 
 
+def check_profiles(request: RunRequest) -> None:
+    """InputError when ``--targets`` names something that is not a target profile id."""
+    if not request.profiles:
+        return
+    known = profile_runtime_names()
+    unknown = [p for p in request.profiles if p not in known]
+    if unknown:
+        raise InputError(
+            f"--targets {','.join(unknown)}: not a target profile id (`edgeprof targets ls` lists them); "
+            "--targets takes 'local' and profile ids, and spreads the jobs over every online device of a profile. "
+            f"To name devices, use --devices {','.join(unknown)}"
+        )
+
+
+def host_key_path(request: RunRequest) -> tuple[Path, bool]:
+    """Where the host's private key is and whether it may be created.
+
+    Named with --host-key: it must exist, unless --create-key (a mistyped path must not mint a key no
+    device trusts). Not named, for a run with only the local agent: the output folder's own key,
+    created on first use. Otherwise ~/.config/edgeprof/host.key, which must exist unless --create-key."""
+    if request.host_key_file is not None:
+        return request.host_key_file, request.create_key
+    if not request.profiles and not request.remote_devices:
+        return request.out / "keys" / "host.key", True
+    return DEFAULT_HOST_KEY, request.create_key
+
+
+def security_for(request: RunRequest, broker_url: str) -> BrokerSecurity:
+    try:
+        return broker_security(
+            parse_broker_url(broker_url),
+            request.broker_credentials,
+            request.broker_ca,
+            request.broker_cert,
+            request.broker_key,
+        )
+    except ProtocolError as exc:
+        raise InputError(str(exc)) from None
+
+
 def run_main_job(request: RunRequest, console: Console) -> RunSummary:
     inputs = prepare_inputs(request)
+    check_profiles(request)
     plan = plan_request(request, inputs)
     _print_skipped(plan.skipped, console)
+    key_path, may_create = host_key_path(request)
     with ExitStack() as stack:
         broker_url = request.broker
         if broker_url is None:
@@ -99,18 +147,21 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
             console.print(f"[dim]embedded MQTT broker (amqtt) on {broker_url}[/dim]")
         else:
             check_reachable(broker_url)
+        if not may_create and not key_path.exists():
+            load_host_key(key_path, create=False)  # the error names the file and the fix; nothing written yet
+        security = security_for(request, broker_url)  # a missing TLS or credentials file: nothing written yet
 
         # From here on the output folder is written.
         out = request.out
         out.mkdir(parents=True, exist_ok=True)
         db = ResultsDB(out / "results.db")
         stack.callback(db.close)
-        key_file = request.key_file
-        key = load_key(key_file) if key_file.exists() else create_key(key_file)
-        host = MQTTHost(broker_url, db, key)
+        key = load_host_key(key_path, create=may_create)
+        keyring = Keyring(request.keyring_dir or DEFAULT_KEYRING)
+        host = MQTTHost(broker_url, db, key, keyring, security)
         host.connect()
         stack.callback(host.close)  # closed before the database: no late result reaches a closed DB
-        dispatcher = stack.enter_context(_dispatcher(request, host, broker_url))  # starts the agent now
+        dispatcher = stack.enter_context(_dispatcher(request, host, broker_url, key, keyring, security))
 
         store = ArtifactStore(out / "artifacts")
         reference, eval_ref, top1 = None, None, None
@@ -128,6 +179,7 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
         console.print(f"waiting for device(s) {', '.join(dispatcher.device_ids())} on {broker_url} …")
         devices = dispatcher.wait_ready(request.device_wait_s)
         assignments, skipped = assign(built, devices, profile_runtime_names(), profile_power_mode_names())
+        assignments = dispatcher.spread(assignments)
         _print_skipped(skipped, console)
         run_id = new_run_id()
         db.add_run(run_id, inputs.model.sha256, run_meta(request, inputs, built, top1, build_failures, skipped, metric))
@@ -136,30 +188,88 @@ def run_main_job(request: RunRequest, console: Console) -> RunSummary:
         for job in jobs:
             dispatcher.submit(job)
         per_device = max([sum(1 for j in jobs if j.device_id == d) for d in devices] or [0])
+        retry = _retrier(db, dispatcher, key, request)
         try:
-            collected = collect(dispatcher, jobs, per_device * request.job_deadline_s + request.device_wait_s, console)
+            wait_s = per_device * request.job_deadline_s + request.device_wait_s
+            collected = collect(dispatcher, jobs, wait_s, console, retry=retry)
         except KeyboardInterrupt:
             _save(out, db, run_id, host, console, interrupted=True)
             raise RunInterrupted(out) from None
         summary = _save(out, db, run_id, host, console)
-        if not collected.complete:
-            missing = ", ".join(f"{j.variant_id}@{j.device_id}" for j in collected.pending)
-            raise DispatchError(
-                f"no result within the deadline for {missing}: is the device online and its agent running? "
-                "The report covers the results that did arrive and names the missing ones; the device keeps "
-                "their results in its outbox until a host acknowledges them"
-            )
+        _raise_unfinished(collected)
         return summary
 
 
-def _dispatcher(request: RunRequest, host: MQTTHost, broker_url: str) -> Dispatcher:
+def _retrier(
+    db: ResultsDB, dispatcher: Dispatcher, key: SigningKey, request: RunRequest
+) -> Callable[[BenchmarkJob, str], BenchmarkJob]:
+    """Issue a copy of a timed-out job for another device: new id, new times, signed, recorded, sent."""
+
+    def retry(job: BenchmarkJob, device_id: str) -> BenchmarkJob:
+        now = time.time()
+        again = dataclasses.replace(
+            job,
+            job_id=uuid.uuid4().hex,
+            device_id=device_id,
+            issued_at=now,
+            expires_at=now + request.device_wait_s + request.job_deadline_s,
+            signature="",
+        )
+        again = sign_job(again, key)
+        db.add_jobs([again], retry_of=job.job_id)
+        dispatcher.submit(again)
+        return again
+
+    return retry
+
+
+def _raise_unfinished(collected: Collected) -> None:
+    problems = [f"{e.job.variant_id}@{e.job.device_id}: {e.state}: {e.reason}" for e in collected.unanswered]
+    problems += [f"{j.variant_id}@{j.device_id}: no result within the deadline" for j in collected.pending]
+    if problems:
+        raise DispatchError(
+            "; ".join(problems)
+            + ". The report covers the results that did arrive and names the missing ones; a device keeps "
+            "its results in its outbox until a host acknowledges them"
+        )
+
+
+def _dispatcher(
+    request: RunRequest, host: MQTTHost, broker_url: str, key: SigningKey, keyring: Keyring, security: BrokerSecurity
+) -> Dispatcher:
+    if request.profiles:
+        agent = _local_agent(request, broker_url, key, keyring, security) if request.local else None
+        return FleetDispatcher(host, request.profiles, request.remote_devices, agent=agent)
     if not request.local:
         return NamedDevices(host, request.remote_devices)
-    out = request.out
-    agent = LocalAgent(
-        broker_url, local_device_id(), out / "agent-state", request.key_file, out / "agent.log", power=request.power
-    )
+    agent = _local_agent(request, broker_url, key, keyring, security)
     return LocalAgentDispatcher(host, agent, also=request.remote_devices)
+
+
+def _local_agent(
+    request: RunRequest, broker_url: str, key: SigningKey, keyring: Keyring, security: BrokerSecurity
+) -> LocalAgent:
+    """The run's own agent, enrolled both ways: its key in the run folder, trusted by this host for
+    this run, and this host's public key given to it."""
+    state = request.out / "agent-state"
+    device_id = local_device_id()
+    device_key = load_private_key(state / "device.key", create=True)
+    keyring.add(device_id, device_key.public)
+    host_pub = public_key_path(key.path) if key.path is not None else state / "host.pub"
+    if not host_pub.exists():
+        from agent.signing import write_public_key
+
+        write_public_key(key.public, host_pub)
+    return LocalAgent(
+        broker_url,
+        device_id,
+        state,
+        state / "device.key",
+        host_pub,
+        request.out / "agent.log",
+        power=request.power,
+        security=security,
+    )
 
 
 def _save(

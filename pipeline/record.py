@@ -151,6 +151,7 @@ def build_records(
     """
     latest, repeats = _latest_ok(results)
     device_ref = _reference_top1(list(latest.values()))
+    sharing = shared_machines(devices, {r.device_id for r in results})
     records: list[Record] = []
     failures: list[Failure] = []
     for r in results:
@@ -164,6 +165,11 @@ def build_records(
         count = repeats[(r.variant_id, r.device_id)]
         if count > 1:
             env_notes.append(f"measured {count} times in this run: the latest result is shown")
+        if r.device_id in sharing:
+            env_notes.append(
+                f"{r.device_id} shares one machine with {', '.join(sharing[r.device_id])}: not an independent "
+                "measurement (agents on one machine compete for its CPUs, memory and power)"
+            )
         status = devices.get(r.device_id)
         art = artifacts.get(r.variant_id, {})
         if art.get("sparsity"):  # say what the zeros buy on this runtime: never a speed-up a dense kernel lacks
@@ -201,6 +207,18 @@ def build_records(
                 )
             )
     return records, failures
+
+
+def shared_machines(devices: Mapping[str, AgentStatus], measured: set[str]) -> dict[str, list[str]]:
+    """Device id -> the other measured devices announcing the same machine id (or, without one, the same
+    host name): their figures are not independent (design.md: 20 agents on 2 cores, 21-29/s each)."""
+    by_machine: dict[str, list[str]] = {}
+    for device_id in sorted(measured):
+        status = devices.get(device_id)
+        machine = status and (status.machine_id or status.hostname)
+        if machine:
+            by_machine.setdefault(machine, []).append(device_id)
+    return {d: [o for o in ids if o != d] for ids in by_machine.values() if len(ids) > 1 for d in ids}
 
 
 def _latest_ok(

@@ -19,7 +19,6 @@ DEFAULT_PRECISIONS = ("fp32", "int8-static", "int8-dynamic", "fp16")
 #: "auto": every registered runtime whose package works on this machine (the host builds and checks
 #: each runtime's builds, so what runs here is what can be offered)
 DEFAULT_RUNTIMES = ("auto",)
-DEFAULT_KEY_FILE = Path.home() / ".config" / "edgeprof" / "job.key"
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,8 @@ class RunRequest:
     calib: Path | None = None
     eval: Path | None = None
     broker: str | None = None  # None: start the embedded broker
-    targets: tuple[str, ...] = ("local",)
+    targets: tuple[str, ...] = ("local",)  # "local" and/or target profile ids (every online device of it)
+    devices: tuple[str, ...] = ()  # device ids of running agents, each measuring every build
     batch_sizes: tuple[int, ...] = (1, 8)
     precisions: tuple[str, ...] = DEFAULT_PRECISIONS
     runtimes: tuple[str, ...] = DEFAULT_RUNTIMES
@@ -128,7 +128,13 @@ class RunRequest:
     min_queries: int = 50
     job_deadline_s: float = 600.0
     device_wait_s: float = 60.0
-    job_key_file: Path | None = None
+    host_key_file: Path | None = None  # the host's private key (signs jobs and acks); see main_job
+    create_key: bool = False  # create host_key_file when it does not exist
+    keyring_dir: Path | None = None  # enrolled device public keys (default ~/.config/edgeprof/devices)
+    broker_credentials: Path | None = None  # username=/password= file (never stored in results.db)
+    broker_ca: Path | None = None
+    broker_cert: Path | None = None
+    broker_key: Path | None = None
     serve_host: str = "127.0.0.1"
     advertise_host: str | None = None
     power: str | None = None  # the local agent's power source; None = best found
@@ -149,9 +155,10 @@ class RunRequest:
         return "local" in self.targets
 
     @property
-    def remote_devices(self) -> tuple[str, ...]:
+    def profiles(self) -> tuple[str, ...]:
+        """The target profile ids in ``targets``: their jobs are spread over every matching device."""
         return tuple(dict.fromkeys(t for t in self.targets if t != "local"))
 
     @property
-    def key_file(self) -> Path:
-        return self.job_key_file or DEFAULT_KEY_FILE
+    def remote_devices(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.devices))

@@ -10,12 +10,14 @@ roofline.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from agent.errors import ProtocolError
 from agent.protocol import AgentStatus, BenchmarkResult, decode
 from pipeline.build import Built
 from pipeline.derive import load_target_profiles
@@ -117,6 +119,23 @@ def _options(request: RunRequest) -> dict[str, str]:
     return options
 
 
+def _readable_results(payloads: Sequence[str]) -> tuple[list[BenchmarkResult], list[Failure]]:
+    """The stored results that still decode, and a Failure for each that does not (stored by an older
+    host before a check existed): one bad row must not make the run's report fail for good."""
+    results, unreadable = [], []
+    for payload in payloads:
+        try:
+            results.append(decode(BenchmarkResult, payload))
+        except ProtocolError as exc:
+            try:
+                raw = json.loads(payload)
+                variant, device = str(raw.get("variant_id", "?")), str(raw.get("device_id", "?"))
+            except (ValueError, AttributeError):
+                variant, device = "?", "?"
+            unreadable.append(Failure(variant, device, f"stored result not used: {exc}"))
+    return results, unreadable
+
+
 def summary_for_run(
     db: ResultsDB,
     run_id: str,
@@ -129,7 +148,7 @@ def summary_for_run(
     :class:`~pipeline.request.DecisionOptions`). InputError for a decision option that cannot be used."""
     meta = db.run_meta(run_id)
     decision = DecisionOptions.from_json(meta.get("decision")).merged(overrides or {})
-    results = [decode(BenchmarkResult, p) for p in db.results_for_run(run_id)]
+    results, unreadable = _readable_results(db.results_for_run(run_id))
     devices = db.devices()
     devices.update(live_devices or {})
     seen = {r.device_id for r in results}
@@ -139,8 +158,9 @@ def summary_for_run(
         else "no result arrived; the device keeps it in its outbox until a host acknowledges it"
     )
     unfinished = [
-        Unfinished(job_id, variant, device, "issued", reason)
-        for job_id, variant, device in db.jobs_without_result(run_id)
+        Unfinished(job.job_id, job.variant_id, job.device_id, job.state, job.detail or reason)
+        for job in db.jobs(run_id)
+        if not job.has_result
     ]
     try:
         cost_options = decision.cost_options()
@@ -155,7 +175,7 @@ def summary_for_run(
         artifacts=meta["artifacts"],
         devices={k: v for k, v in devices.items() if k in seen},
         host_top1=meta.get("host_top1"),
-        build_failures=[Failure(**f) for f in meta.get("failed", [])],
+        build_failures=[Failure(**f) for f in meta.get("failed", [])] + unreadable,
         unfinished=unfinished,
         sla_p99_ms=meta.get("sla_p99_ms"),
         max_accuracy_loss=meta.get("max_accuracy_loss"),

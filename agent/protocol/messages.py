@@ -44,8 +44,8 @@ class BenchmarkJob:
     #: "" = the mode the device is in. The agent switches, lets clocks settle, and restores after.
     power_mode: str = ""
     fixed_clocks: bool = False  # pin clocks at the mode's maximum (jetson_clocks) for the job
-    signature: str = ""
-    signature_alg: str = "hmac-sha256"
+    signature: str = ""  # the host's Ed25519 signature (agent.signing)
+    signature_alg: str = "ed25519"
     schema_version: int = PROTOCOL_VERSION
 
     def __post_init__(self) -> None:
@@ -160,24 +160,119 @@ class BenchmarkResult:
     #: details (id, clocks after settling, whether the previous mode was restored) in environment
     power_mode: str = ""
     schema_version: int = PROTOCOL_VERSION
+    signature: str = ""  # the device's Ed25519 signature (agent.signing); the host refuses unsigned results
 
     def __post_init__(self) -> None:
         check_device_id(self.device_id)
         check_id(self.result_id, "result id")
         check_id(self.job_id, "job id")
+        check_id(self.run_id, "run id")
+        check_id(self.variant_id, "variant id")
         if self.status not in ("ok", "failed"):
             raise ProtocolError("result status must be 'ok' or 'failed', not %r" % self.status)
+        notes = self.environment.get("notes", [])
+        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            raise ProtocolError("environment.notes must be a list of strings, not %r" % (notes,))
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultBatch:
+    """Several results of one device in one message, signed once by the device.
+
+    A device with a backlog (the host was away) sends its outbox in batches: one message and one
+    signature check per batch instead of per result is what lets the host keep up with a burst from
+    many devices. Each result keeps its own signature inside, as stored in the outbox."""
+
+    device_id: str
+    results: List[BenchmarkResult]
+    ts: float
+    signature: str = ""
+    schema_version: int = PROTOCOL_VERSION
+
+    def __post_init__(self) -> None:
+        check_device_id(self.device_id)
+        if not self.results:
+            raise ProtocolError("a result batch must hold at least one result")
+        for r in self.results:
+            if r.device_id != self.device_id:
+                raise ProtocolError("a batch of %s holds a result of %s" % (self.device_id, r.device_id))
 
 
 @dataclasses.dataclass(frozen=True)
 class ResultAck:
-    """The host has stored these results; the agent may drop them from its outbox.
+    """The host has stored these results of ``device_id``; that device may drop them from its outbox.
 
-    Signed like jobs: an ack deletes data on the device, so only the key holder may send one."""
+    Signed by the host and bound to the device: an ack deletes data on the device, so only the host
+    may send one, and an ack meant for one device deletes nothing on another."""
 
     result_ids: List[str]
     signature: str = ""
     schema_version: int = PROTOCOL_VERSION
+    device_id: str = ""
+    ts: float = 0.0  # unix seconds, when the host sent it
+
+
+#: Where a job is, as the agent reports it (``JobState.state``) and the host records it; the host
+#: adds ``queued`` (issued, nothing heard yet) and ``timed_out`` (past its deadline on the host).
+JOB_STATES = (
+    "queued",
+    "accepted",
+    "downloading",
+    "building",
+    "running",
+    "done",
+    "failed",
+    "timed_out",
+    "cancelled",
+)
+#: States after which nothing more happens to a job.
+FINAL_JOB_STATES = ("done", "failed", "timed_out", "cancelled")
+
+
+@dataclasses.dataclass(frozen=True)
+class JobState:
+    """A job moved on the device (accepted, downloading, running, failed...). Signed by the device."""
+
+    device_id: str
+    job_id: str
+    state: str  # one of JOB_STATES
+    ts: float  # unix seconds on the device
+    run_id: str = ""
+    detail: str = ""  # one line: why it failed, which attempt after a restart, ...
+    attempt: int = 1
+    signature: str = ""
+    schema_version: int = PROTOCOL_VERSION
+
+    def __post_init__(self) -> None:
+        check_device_id(self.device_id)
+        check_id(self.job_id, "job id")
+        if self.state not in JOB_STATES:
+            raise ProtocolError("job state %r is not one of %s" % (self.state, ", ".join(JOB_STATES)))
+        if not math.isfinite(self.ts):
+            raise ProtocolError("ts must be a finite number")
+
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    """The device refused a message addressed to it (bad signature, expired, replayed, no storage).
+
+    Signed by the device and sent at once, so a key mistake or a full disk shows on the host now,
+    not when its deadline passes. ``subject`` is "job" or "ack"; ``subject_id`` the job id (or "")."""
+
+    device_id: str
+    subject: str
+    subject_id: str
+    reason: str
+    ts: float
+    signature: str = ""
+    schema_version: int = PROTOCOL_VERSION
+
+    def __post_init__(self) -> None:
+        check_device_id(self.device_id)
+        if self.subject not in ("job", "ack", "message"):
+            raise ProtocolError("refusal subject must be job, ack or message, not %r" % self.subject)
+        if not math.isfinite(self.ts):
+            raise ProtocolError("ts must be a finite number")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,3 +289,9 @@ class AgentStatus:
     hostname: str = ""
     ts: float = 0.0
     schema_version: int = PROTOCOL_VERSION
+    #: /etc/machine-id where there is one: agents with the same one share a machine (not independent)
+    machine_id: str = ""
+    current_job: str = ""  # the job id running now, "" when idle
+    host_key: str = ""  # fingerprint of the host public key this device trusts
+    refused: Dict[str, int] = dataclasses.field(default_factory=dict)  # reason kind -> count since start
+    signature: str = ""  # the device's Ed25519 signature; the last will is signed too

@@ -2,10 +2,16 @@
 
 Topics (MQTT 3.1.1; the ``+`` wildcard is the device id)::
 
-    edgeprof/v1/devices/<id>/status    agent -> host, retained, last will "offline"
-    edgeprof/v1/devices/<id>/jobs      host -> agent, signed BenchmarkJob or CancelJobs, QoS 1
-    edgeprof/v1/devices/<id>/results   agent -> host, BenchmarkResult, QoS 1, repeated until acked
-    edgeprof/v1/devices/<id>/acks      host -> agent, ResultAck, QoS 1
+    edgeprof/v1/devices/<id>/status    agent -> host, signed AgentStatus, retained, last will "offline"
+    edgeprof/v1/devices/<id>/jobs      host -> agent, signed BenchmarkJob, QoS 1
+    edgeprof/v1/devices/<id>/results   agent -> host, signed BenchmarkResult, QoS 1, repeated until acked
+    edgeprof/v1/devices/<id>/batches   agent -> host, signed ResultBatch (a backlog of results), QoS 1
+    edgeprof/v1/devices/<id>/acks      host -> agent, signed ResultAck bound to <id>, QoS 1
+    edgeprof/v1/devices/<id>/jobstate  agent -> host, signed JobState (accepted, running, failed...), QoS 1
+    edgeprof/v1/devices/<id>/refusals  agent -> host, signed Refusal (bad signature, disk full...), QoS 1
+
+A device publishes only under its own ``<id>`` and reads only its own jobs and acks: the broker's
+ACL can say so with one pattern per topic (``scripts/mosquitto/acl``).
 """
 
 from __future__ import annotations
@@ -66,6 +72,18 @@ def status_topic(device_id: str) -> str:
     return device_topic(device_id, "status")
 
 
+def batch_topic(device_id: str) -> str:
+    return device_topic(device_id, "batches")
+
+
+def jobstate_topic(device_id: str) -> str:
+    return device_topic(device_id, "jobstate")
+
+
+def refusal_topic(device_id: str) -> str:
+    return device_topic(device_id, "refusals")
+
+
 def parse_broker_url(url: str) -> Dict[str, Any]:
     """mqtt://[user:pass@]host[:port] or mqtts://... -> connection settings."""
     parsed = urlparse(url if "://" in url else "mqtt://" + url)
@@ -89,6 +107,9 @@ def parse_broker_url(url: str) -> Dict[str, Any]:
 
 STATUS_WILDCARD = "%s/devices/+/status" % TOPIC_ROOT
 RESULT_WILDCARD = "%s/devices/+/results" % TOPIC_ROOT
+BATCH_WILDCARD = "%s/devices/+/batches" % TOPIC_ROOT
+JOBSTATE_WILDCARD = "%s/devices/+/jobstate" % TOPIC_ROOT
+REFUSAL_WILDCARD = "%s/devices/+/refusals" % TOPIC_ROOT
 
 
 def device_id_from_topic(topic: str) -> str:

@@ -10,31 +10,39 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent.mqtt_client import BrokerSecurity
 from pipeline.dispatch.base import Dispatcher
 from pipeline.dispatch.mqtt_host import MQTTHost
 from pipeline.errors import DispatchError
 
 
 class LocalAgent:
-    """``start()`` launches ``edgeprof-agent run``; ``stop()`` ends it with SIGTERM (then SIGKILL)."""
+    """``start()`` launches ``edgeprof-agent run``; ``stop()`` ends it with SIGTERM (then SIGKILL).
+
+    The agent gets its device key and the host's public key as files, and broker credentials
+    through its environment: nothing secret is in its command line."""
 
     def __init__(
         self,
         broker_url: str,
         device_id: str,
         state_dir: Path,
-        job_key_file: Path,
+        device_key_file: Path,
+        host_public_key_file: Path,
         log_path: Path,
         power: str | None = None,
         cancel_queued: bool = True,
+        security: BrokerSecurity | None = None,
     ) -> None:
-        self.broker_url = broker_url
+        self.broker_url = _without_credentials(broker_url)
         self.device_id = device_id
         self.state_dir = Path(state_dir)
-        self.job_key_file = Path(job_key_file)
+        self.device_key_file = Path(device_key_file)
+        self.host_public_key_file = Path(host_public_key_file)
         self.log_path = Path(log_path)
         self.power = power
         self.cancel_queued = cancel_queued
+        self.security = security or BrokerSecurity()
         self._proc: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
@@ -49,9 +57,12 @@ class LocalAgent:
             self.device_id,
             "--state-dir",
             str(self.state_dir),
-            "--job-key-file",
-            str(self.job_key_file),
+            "--device-key",
+            str(self.device_key_file),
+            "--host-key",
+            str(self.host_public_key_file),
             "--exit-with-parent",
+            *self.security.args(),
         ]
         if self.power:
             cmd += ["--power", self.power]
@@ -72,7 +83,7 @@ class LocalAgent:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=dict(os.environ),
+            env={**os.environ, **self.security.env()},
             start_new_session=True,
         )
         return self
@@ -105,6 +116,17 @@ class LocalAgent:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` without user:pass@ (those go to the agent through its environment)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url if "://" in url else "mqtt://" + url)
+    if not parts.username and not parts.password:
+        return url
+    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class LocalAgentDispatcher(Dispatcher):

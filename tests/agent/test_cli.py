@@ -119,3 +119,49 @@ def test_run_lists_the_power_sources_of_the_registry(runner) -> None:  # type: i
 
     text = " ".join(runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).stdout.split())
     assert ", ".join(SENSORS) in text
+
+
+def test_keygen_creates_a_key_pair_once_and_prints_the_enrol_line(runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "state"
+    first = runner.invoke(app, ["keygen", "--state-dir", str(state), "--device-id", "jetson-01"])
+    assert first.exit_code == 0, first.output
+    assert (state / "device.key").exists() and (state / "device.key.pub").exists()
+    assert f"edgeprof fleet enrol jetson-01 {state / 'device.key.pub'}" in first.stdout
+    before = (state / "device.key").read_bytes()
+    again = runner.invoke(app, ["keygen", "--state-dir", str(state)])
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    assert (state / "device.key").read_bytes() == before, "keygen replaced an existing key"
+
+
+def test_enrol_trusts_one_host_key_and_keeps_it(runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from agent.signing import create_private_key, load_public_key
+
+    host = create_private_key(tmp_path / "host.key")
+    other = create_private_key(tmp_path / "other.key")
+    state = tmp_path / "state"
+    enrol = ["enrol", "--host-key", str(tmp_path / "host.key.pub"), "--state-dir", str(state), "--create-key"]
+    ok = runner.invoke(app, enrol)
+    assert ok.exit_code == 0, ok.output
+    assert load_public_key(state / "host.pub") == host.public and host.public.fingerprint in ok.stdout
+    assert "edgeprof fleet enrol" in ok.stdout
+    swap = runner.invoke(app, ["enrol", "--host-key", str(tmp_path / "other.key.pub"), "--state-dir", str(state)])
+    assert swap.exit_code == 1 and "already holds another public key" in swap.stderr
+    assert load_public_key(state / "host.pub") == host.public != other.public
+
+
+def test_run_refuses_missing_or_old_keys_with_the_fix(runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "state"
+    args = ["run", "--state-dir", str(state), "--target", "x", "--broker", "mqtt://127.0.0.1:9"]
+    no_host = runner.invoke(app, args, env=NO_ENV)
+    assert no_host.exit_code == 2 and "no host key" in no_host.stderr and "edgeprof-agent enrol" in no_host.stderr
+    from agent.signing import create_private_key
+
+    create_private_key(tmp_path / "host.key")
+    with_host = [*args, "--host-key", str(tmp_path / "host.key.pub")]
+    no_device = runner.invoke(app, with_host, env=NO_ENV)
+    assert no_device.exit_code == 2 and "does not exist" in no_device.stderr and "--create-key" in no_device.stderr
+    assert not (state / "device.key").exists(), "a missing device key was created without --create-key"
+    old = tmp_path / "job.key"
+    old.write_text("ab" * 32)
+    legacy = runner.invoke(app, [*with_host, "--job-key-file", str(old)], env=NO_ENV)
+    assert legacy.exit_code == 2 and "shared HMAC key" in legacy.stderr

@@ -67,3 +67,70 @@ def test_resends_back_off_exponentially_up_to_a_cap(tmp_path) -> None:  # type: 
         store.mark_sent("r")
     store._db.execute("UPDATE outbox SET last_sent_at=?", (time.time() - 601,))
     assert [r for r, _ in store.pending_results(base_interval_s=10, cap_s=600)] == ["r"], "the cap bounds the wait"
+
+
+def test_a_full_disk_raises_the_real_error_not_a_failed_rollback(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The landed store answered SQLITE_FULL with ROLLBACK, which raised 'no transaction is active'."""
+    import sqlite3
+
+    import pytest
+
+    store = AgentStore(tmp_path / "a.db")
+    store.add_job("j1", b"")
+    store.finish_job("j1", "r0", b"x" * 4000)
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count={pages}")
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        store.finish_job("j1", "r1", b"y" * 8000)
+    assert not store._db.in_transaction
+    store._db.execute(f"PRAGMA max_page_count={pages + 100}")
+    store.finish_job("j1", "r1", b"y" * 8000)  # once there is room again, it works
+    assert store.outbox_size() == 2
+
+
+def test_a_store_from_before_result_expiry_gains_the_column(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+    import time
+
+    now = time.time()
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE outbox (result_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, payload BLOB NOT NULL, "
+            "created_at REAL NOT NULL, sends INTEGER NOT NULL DEFAULT 0, last_sent_at REAL)"
+        )
+        conn.execute("INSERT INTO outbox(result_id, job_id, payload, created_at) VALUES ('r', 'j', x'00', ?)", (now,))
+    store = AgentStore(path)
+    assert [r for r, _ in store.pending_results()] == ["r"]  # an old result is still sent, never silently lost
+    store.close()
+
+
+def test_results_of_an_older_agent_expire_from_their_creation(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+    import time
+
+    from agent.outbox import RESULT_RETENTION_S
+
+    path = tmp_path / "old.db"
+    old = time.time() - RESULT_RETENTION_S - 10
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE outbox (result_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, payload BLOB NOT NULL, "
+            "created_at REAL NOT NULL, sends INTEGER NOT NULL DEFAULT 0, last_sent_at REAL)"
+        )
+        conn.execute("INSERT INTO outbox(result_id, job_id, payload, created_at) VALUES ('r', 'j', x'00', ?)", (old,))
+    store = AgentStore(path)
+    assert store.pending_results() == []
+    assert store.drop_expired() == ["r"]
+    store.close()
+
+
+def test_batches_respect_the_count_and_size_limits() -> None:
+    from agent.outbox import batches
+
+    due = [(f"r{i}", b"x" * 10) for i in range(7)]
+    assert [len(g) for g in batches(due, max_results=3)] == [3, 3, 1]
+    assert [len(g) for g in batches(due, max_bytes=25)] == [2, 2, 2, 1]
+    assert [len(g) for g in batches([("big", b"x" * 100), ("r", b"x")], max_bytes=50)] == [1, 1]
+    assert batches([]) == []

@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 
 from agent.protocol import MANIFEST_MEDIA_TYPE, ArtifactRef, BenchmarkJob, encode, job_topic
-from agent.signing import create_key, sign_job
+from agent.signing import SigningKey, create_private_key, load_private_key, sign_job
 from calibration_data.loaders import load_dataset
 from pipeline.artifact_server import ArtifactServer
 from pipeline.demo_model import DEMO_CALIB_PATH, DEMO_EVAL_PATH, DEMO_MODEL_PATH
 from pipeline.dispatch.devices import NamedDevices
+from pipeline.dispatch.keyring import Keyring
 from pipeline.dispatch.mqtt_host import MQTTHost
 from pipeline.reference import host_reference, pack_eval
 from pipeline.results_db import ResultsDB
@@ -43,10 +44,12 @@ def wait_for(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no
 
 
 class AgentProcess:
-    def __init__(self, broker_url: str, state_dir: Path, key_file: Path, python: str = sys.executable) -> None:
+    """``edgeprof-agent run`` trusting the host key ``host_pub``, with its device key in ``state_dir``."""
+
+    def __init__(self, broker_url: str, state_dir: Path, host_pub: Path, python: str = sys.executable) -> None:
         self.cmd = [
             python, "-m", "agent.cli", "run", "--broker", broker_url, "--device-id", DEVICE,
-            "--state-dir", str(state_dir), "--job-key-file", str(key_file), "--resend-interval", "1",
+            "--state-dir", str(state_dir), "--host-key", str(host_pub), "--resend-interval", "1",
         ]  # fmt: skip
         self.state_dir = state_dir
         self.log = state_dir.parent / "agent.log"
@@ -78,6 +81,15 @@ class AgentProcess:
             self.proc.wait(20)
 
 
+def enrolled(tmp_path: Path, state_dir: Path) -> tuple[SigningKey, Keyring]:
+    """A host key, and a keyring holding the device key created in ``state_dir`` (as keygen + enrol do)."""
+    host = load_private_key(tmp_path / "host.key", create=True)
+    device = load_private_key(state_dir / "device.key", create=True)
+    keyring = Keyring(tmp_path / "devices")
+    keyring.add(DEVICE, device.public)
+    return host, keyring
+
+
 @pytest.fixture()
 def served(tmp_path: Path) -> Iterator[tuple[ArtifactRef, ArtifactRef]]:
     store = ArtifactStore(tmp_path / "store")
@@ -94,7 +106,7 @@ def served(tmp_path: Path) -> Iterator[tuple[ArtifactRef, ArtifactRef]]:
         )
 
 
-def make_job(model: ArtifactRef, ev: ArtifactRef, key: bytes, min_duration_s: float = 0.5) -> BenchmarkJob:
+def make_job(model: ArtifactRef, ev: ArtifactRef, key: SigningKey, min_duration_s: float = 0.5) -> BenchmarkJob:
     now = time.time()
     job = BenchmarkJob(
         job_id=uuid.uuid4().hex, run_id="run-1", variant_id="ort-fp32", device_id=DEVICE, issued_at=now,
@@ -106,14 +118,14 @@ def make_job(model: ArtifactRef, ev: ArtifactRef, key: bytes, min_duration_s: fl
 
 def test_forged_malformed_and_replayed_jobs_are_refused(tmp_path: Path, mosquitto, served) -> None:  # type: ignore[no-untyped-def]
     model, ev = served
-    key = create_key(tmp_path / "job.key")
-    agent = AgentProcess(mosquitto.url, tmp_path / "agent" / "state", tmp_path / "job.key").start()
+    key, keyring = enrolled(tmp_path, tmp_path / "agent" / "state")
+    agent = AgentProcess(mosquitto.url, tmp_path / "agent" / "state", tmp_path / "host.key.pub").start()
     db = ResultsDB(tmp_path / "host.db")
-    host = MQTTHost(mosquitto.url, db, key=key)
+    host = MQTTHost(mosquitto.url, db, key, keyring)
     try:
         host.connect()
         NamedDevices(host, [DEVICE]).wait_ready(30)
-        forged = make_job(model, ev, b"f" * 32)
+        forged = make_job(model, ev, create_private_key(tmp_path / "forger.key"))
         host.send_job(forged)
         host._client.publish(job_topic(DEVICE), b"\x00not json", qos=1).wait_for_publish(5)
         good = make_job(model, ev, key)
@@ -126,6 +138,9 @@ def test_forged_malformed_and_replayed_jobs_are_refused(tmp_path: Path, mosquitt
         log = agent.log_text()
         assert "bad signature" in log and "not valid UTF-8 JSON" in log
         assert host.results.empty(), "a forged or replayed job produced a result"
+        # each refusal came back to the host, signed by the device, and was counted there
+        wait_for(lambda: sum("refused job" in r for r in host.rejected) >= 2, 15, "the refusals to reach the host")
+        assert any(forged.job_id in r and "bad signature" in r for r in host.rejected)
         assert agent.proc is not None and agent.proc.poll() is None, "a bad message took the agent down"
     finally:
         host.close()
@@ -135,14 +150,14 @@ def test_forged_malformed_and_replayed_jobs_are_refused(tmp_path: Path, mosquitt
 
 def test_a_result_survives_agent_sigkill_and_broker_restart(tmp_path: Path, mosquitto, served) -> None:  # type: ignore[no-untyped-def]
     model, ev = served
-    key = create_key(tmp_path / "job.key")
     state = tmp_path / "agent" / "state"
-    agent = AgentProcess(mosquitto.url, state, tmp_path / "job.key").start()
+    key, keyring = enrolled(tmp_path, state)
+    agent = AgentProcess(mosquitto.url, state, tmp_path / "host.key.pub").start()
     job = make_job(model, ev, key)
 
     # The host sends the job and goes away: nobody will acknowledge the result.
     sender_db = ResultsDB(tmp_path / "sender.db")
-    sender = MQTTHost(mosquitto.url, sender_db, key)
+    sender = MQTTHost(mosquitto.url, sender_db, key, keyring)
     sender.connect()
     NamedDevices(sender, [DEVICE]).wait_ready(30)
     sender.send_job(job)
@@ -153,11 +168,11 @@ def test_a_result_survives_agent_sigkill_and_broker_restart(tmp_path: Path, mosq
     agent.stop(signal.SIGKILL)  # power cut on the device
     mosquitto.stop()  # and the broker restarts
     mosquitto.start()
-    agent = AgentProcess(mosquitto.url, state, tmp_path / "job.key").start()
+    agent = AgentProcess(mosquitto.url, state, tmp_path / "host.key.pub").start()
 
     db = ResultsDB(tmp_path / "host.db")
     db.add_jobs([job])
-    host = MQTTHost(mosquitto.url, db, key=key)
+    host = MQTTHost(mosquitto.url, db, key, keyring)
     try:
         host.connect()
         result = host.results.get(timeout=60)
@@ -179,10 +194,11 @@ def test_an_agent_on_python_38_serves_a_job(tmp_path: Path, mosquitto, served) -
     version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
     assert version.stdout.strip() == "(3, 8)", version
     model, ev = served
-    key = create_key(tmp_path / "job.key")
-    agent = AgentProcess(mosquitto.url, tmp_path / "agent" / "state", tmp_path / "job.key", python=python).start()
+    key, keyring = enrolled(tmp_path, tmp_path / "agent" / "state")
+    agent = AgentProcess(mosquitto.url, tmp_path / "agent" / "state", tmp_path / "host.key.pub", python=python)
+    agent.start()
     db = ResultsDB(tmp_path / "host.db")
-    host = MQTTHost(mosquitto.url, db, key=key)
+    host = MQTTHost(mosquitto.url, db, key, keyring)
     try:
         host.connect()
         NamedDevices(host, [DEVICE]).wait_ready(60)
@@ -224,7 +240,7 @@ def test_ctrl_c_leaves_no_orphan_and_a_sound_database(tmp_path: Path) -> None:
         [
             sys.executable, "-m", "pipeline.cli", "optimize", str(DEMO_MODEL_PATH), "--calib", str(DEMO_CALIB_PATH),
             "--eval", str(DEMO_EVAL_PATH), "--out", str(out), "--precisions", "fp32,int8-static",
-            "--runtimes", "onnxruntime", "--min-duration", "3", "--job-key-file", str(tmp_path / "k"),
+            "--runtimes", "onnxruntime", "--min-duration", "3",
         ],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         # a child of a background job inherits SIGINT ignored, and Python then never turns it into
@@ -257,7 +273,7 @@ def test_ctrl_c_leaves_no_orphan_and_a_sound_database(tmp_path: Path) -> None:
         [
             sys.executable, "-m", "pipeline.cli", "optimize", str(DEMO_MODEL_PATH), "--eval", str(DEMO_EVAL_PATH),
             "--out", str(out), "--precisions", "fp32", "--runtimes", "onnxruntime", "--batch", "1",
-            "--min-duration", "0.5", "--job-key-file", str(tmp_path / "k"),
+            "--min-duration", "0.5",
         ],
         capture_output=True, text=True, timeout=240,
     )  # fmt: skip

@@ -64,8 +64,6 @@ def optimize_args(out: Path, *extra: str) -> list[str]:
         "1.0",
         "--warmup",
         "0.1",
-        "--job-key-file",
-        str(out.parent / "job.key"),
         *extra,
     ]
 
