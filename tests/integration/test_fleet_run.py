@@ -56,7 +56,8 @@ def test_optimize_spreads_a_profile_over_its_enrolled_devices(tmp_path: Path, mo
         out = tmp_path / "out"
         run = cli(
             "optimize", str(DEMO_MODEL_PATH), "--eval", str(DEMO_EVAL_PATH), "--out", str(out),
-            "--precisions", "fp32,fp16", "--batch", "1", "--min-duration", "0.5", "--warmup", "0.05",
+            "--precisions", "fp32,fp16", "--runtimes", "onnxruntime", "--batch", "1", "--min-duration", "0.5",
+            "--warmup", "0.05",
             "--broker", mosquitto.url, "--targets", PROFILE, "--host-key", str(host_key), "--keyring", str(ring),
             "--serve-host", "0.0.0.0", "--advertise-host", "127.0.0.1",
         )  # fmt: skip
@@ -140,7 +141,8 @@ def test_a_killed_host_collects_the_results_still_in_flight(tmp_path: Path, mosq
     out = tmp_path / "out"
     host = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "optimize", str(DEMO_MODEL_PATH), "--eval", str(DEMO_EVAL_PATH),
-         "--out", str(out), "--precisions", "fp32", "--batch", "1", "--min-duration", "4", "--broker", mosquitto.url,
+         "--out", str(out), "--precisions", "fp32", "--runtimes", "onnxruntime", "--batch", "1",
+         "--min-duration", "4", "--broker", mosquitto.url,
          "--devices", "test-dev", "--host-key", str(host_key), "--keyring", str(ring),
          "--serve-host", "0.0.0.0", "--advertise-host", "127.0.0.1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,

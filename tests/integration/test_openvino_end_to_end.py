@@ -30,7 +30,7 @@ def test_openvino_builds_are_measured_by_the_agent_over_mosquitto(tmp_path: Path
         "optimize", str(DEMO_MODEL_PATH), "--calib", str(DEMO_CALIB_PATH), "--eval", str(DEMO_EVAL_PATH),
         "--out", str(out), "--broker", mosquitto.url, "--runtimes", "onnxruntime,openvino",
         "--precisions", "fp32,int8-static,int8-dynamic", "--batch", "1,8", "--min-duration", "0.5",
-        "--warmup", "0.1", "--job-key-file", str(tmp_path / "job.key"),
+        "--warmup", "0.1",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr + proc.stdout
 
@@ -66,7 +66,7 @@ def test_the_mnist_case_through_the_cli(tmp_path: Path) -> None:
         "optimize", str(MNIST / "mnist-cnn.onnx"), "--calib", str(tmp_path / "calib.json"),
         "--eval", str(tmp_path / "eval.json"), "--out", str(out), "--runtimes", "onnxruntime,openvino",
         "--precisions", "fp32,int8-static", "--batch", "1", "--min-duration", "0.5", "--warmup", "0.1",
-        "--max-accuracy-loss", "0.01", "--job-key-file", str(tmp_path / "job.key"),
+        "--max-accuracy-loss", "0.01",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr + proc.stdout
     doc = json.loads((out / "results.json").read_text())

@@ -7,7 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.protocol import AccuracyReport, BenchmarkResult, LatencyStats, Measurement, PowerReport, encode
+from agent.protocol import (
+    MANIFEST_MEDIA_TYPE,
+    AccuracyReport,
+    ArtifactRef,
+    BenchmarkJob,
+    BenchmarkResult,
+    LatencyStats,
+    Measurement,
+    PowerReport,
+    encode,
+)
 from pipeline.results_db import ResultsDB
 from pipeline.roofline import count_builds
 
@@ -42,6 +52,14 @@ def _result(variant: str, precision: str, ms_by_batch: dict[int, float], top1: f
     )  # fmt: skip
 
 
+def _job(result: BenchmarkResult) -> BenchmarkJob:
+    model = ArtifactRef("ab" * 32, "http://127.0.0.1:1/objects/" + "ab" * 32, 140_000, MANIFEST_MEDIA_TYPE)
+    return BenchmarkJob(
+        job_id=result.job_id, run_id=RUN, variant_id=result.variant_id, device_id=DEVICE, issued_at=0.0,
+        expires_at=1e12, model=model, runtime=result.runtime, precision=result.precision, batch_sizes=[1, 8],
+    )  # fmt: skip
+
+
 def make_run(out: Path, decision: dict[str, Any] | None = None, counted: bool = True, stored: bool = False) -> Path:
     """``out/results.db`` with one run of two builds of the tiny test CNN on a Jetson Orin Nano; the
     graph counts in the run's metadata unless not ``counted``; the builds in ``out/artifacts`` if ``stored``."""
@@ -68,8 +86,13 @@ def make_run(out: Path, decision: dict[str, Any] | None = None, counted: bool = 
     db = ResultsDB(out / "results.db")
     try:
         db.add_run(RUN, "ab" * 32, meta)
-        db.add_result(_result("fp32", "fp32", {1: 2.0, 8: 6.0}, 0.98, 9.0))
-        db.add_result(_result("int8", "int8-static", {1: 1.0, 8: 3.0}, 0.976, 8.0))
+        results = [
+            _result("fp32", "fp32", {1: 2.0, 8: 6.0}, 0.98, 9.0),
+            _result("int8", "int8-static", {1: 1.0, 8: 3.0}, 0.976, 8.0),
+        ]
+        db.add_jobs([_job(r) for r in results])  # the host stores results only for jobs it issued
+        for r in results:
+            db.add_result(r)
         status = device_status(DEVICE)
         db.set_device(DEVICE, encode(type(status)(**{**status.__dict__, "target": "jetson-orin-nano-8gb"})).decode())
     finally:
