@@ -245,6 +245,8 @@ class AgentService:
                     artifact_settings=build.settings,
                     eval_path=str(eval_path) if eval_path else None,
                     power=self.power,
+                    target=self.target,
+                    deadline_at=time.time() + (deadline - time.monotonic()),
                 )
             )
         )
