@@ -1,4 +1,4 @@
-"""``results.json``, the public contract (README.md, "results.json", ``schema_version`` 1), and the
+"""``results.json``, the public contract (README.md, "results.json", ``schema_version`` 2), and the
 run's output files.
 
 The document is written from the :class:`~pipeline.summary.RunSummary` at the edge, field by field

@@ -57,6 +57,10 @@ def make_jobs(
             min_queries=request.min_queries,
             sla_p99_ms=request.sla_p99_ms,
             deadline_s=request.job_deadline_s,
+            iterations=request.iterations,
+            threads=request.threads,
+            profile_layers=request.profile_layers,
+            concurrency=list(request.concurrency),
         )
         jobs.append(sign_job(job, key))
     return jobs

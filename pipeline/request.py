@@ -36,6 +36,10 @@ class RunRequest:
     runtime_options: dict[str, dict[str, object]] = field(default_factory=dict)  # runtime -> options
     prune: tuple[str, ...] = ("none",)  # the pruning axis: none, channels=0.3, magnitude=0.5, 2to4
     metric: str = "auto"  # what accuracy loss measures: auto, top1, agreement, cosine
+    iterations: int = 0  # queries per window instead of a duration (trtexec --iterations); 0 = by duration
+    threads: int = 0  # CPU threads for every runtime; 0 = each runtime's option or default
+    profile_layers: bool = False  # per-layer profile (top operators by time) after each window
+    concurrency: tuple[int, ...] = (1,)  # queries in flight, swept at each batch size
 
     @property
     def local(self) -> bool:

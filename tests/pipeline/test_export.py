@@ -77,6 +77,13 @@ def test_nested_fields_keep_their_names():
         "idle_w",
         "method",
         "rails_w",
+        "above_idle_w",
+        "energy_above_idle_j",
+        "idle_source",
+        "nominal_rate_hz",
+        "max_gap_s",
+        "timestamp_uncertainty_s",
+        "energy_uncertainty_j",
     }
     assert set(v["accuracy"]) == {
         "top1", "reference_top1", "loss_abs", "loss_kind", "agreement", "cosine", "samples", "reference",
@@ -106,7 +113,7 @@ def test_nested_fields_keep_their_names():
 
 def test_values_ranks_verdicts_notes_and_recommendation():
     doc = round_trip(sample())
-    assert doc["schema_version"] == SCHEMA_VERSION == 1
+    assert doc["schema_version"] == SCHEMA_VERSION == 2
     assert doc["run_id"] == "20261126-131500-ab12" and doc["created_at"] == "2026-11-26T13:15:00Z"
     assert doc["model"] == MODEL
     by_id = {v["id"]: v for v in doc["variants"]}
@@ -149,7 +156,7 @@ def test_write_outputs_writes_both_files_readable_by_others_and_prints_the_repor
     finally:
         os.umask(saved)
     results, report = tmp_path / "out" / "results.json", tmp_path / "out" / "report.html"
-    assert json.loads(results.read_text(encoding="utf-8"))["schema_version"] == 1
+    assert json.loads(results.read_text(encoding="utf-8"))["schema_version"] == 2
     assert report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     for path in (results, report):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path

@@ -229,3 +229,21 @@ def test_constraints_are_checked():
         Constraints(sla_p99_ms=0)
     with pytest.raises(ValueError, match="max_accuracy_loss"):
         Constraints(max_accuracy_loss=math.nan)
+
+
+def test_an_invalid_record_is_not_ranked_and_the_agents_reasons_say_why() -> None:
+    import dataclasses
+
+    from agent.protocol import Validity
+
+    good = record("good", ipj=100)
+    bad = dataclasses.replace(
+        record("bad", ipj=500),  # the best figure of the two, from a window that cannot be trusted
+        valid=False,
+        validity=Validity(valid=False, reasons=["throttled: clock fell", "foreign load: 40%"]),
+    )
+
+    ranking = rank_records([good, bad])
+
+    assert ranking.rank(good.id) == 0 and ranking.rank(bad.id) is None
+    assert ranking.note(bad.id) == "not ranked: invalid measurement: throttled: clock fell; foreign load: 40%"

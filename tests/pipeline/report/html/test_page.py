@@ -154,7 +154,7 @@ def test_provenance_failures_and_footer():
     assert "abab" in text  # model sha256
     assert "calibration_data/digits/eval.npz" in text
     assert "needs opset 13+" in text
-    assert "edgeprof 0.1.0" in text and "20261126-131500-ab12" in text and "results schema 1" in text
+    assert "edgeprof 0.1.0" in text and "20261126-131500-ab12" in text and "results schema 2" in text
     assert "too few samples" in text
 
 
