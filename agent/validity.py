@@ -87,8 +87,10 @@ def judge(
 
 
 def notes_for(validity: Validity, stats: LatencyStats) -> List[str]:
-    """Lines for the record's notes: the reasons, and what is worth knowing though not disqualifying."""
-    notes = list(validity.reasons)
+    """Lines for the measurement's notes: what is worth knowing though not disqualifying. The reasons
+    a window is invalid stay in ``validity.reasons``; the host's ranking quotes them in its
+    "not ranked: invalid measurement: ..." note, so they are not repeated here."""
+    notes: List[str] = []
     if validity.p99_is_interpolation:
         notes.append(
             "p99 from %d queries is an interpolation of the slowest few, not a measurement (%d needed for ten "

@@ -2,7 +2,7 @@
 
 - :func:`async_window` keeps ``concurrency`` infer requests busy through an ``AsyncInferQueue``, as
   ``benchmark_app`` does in throughput mode: the compiled model's streams then run them side by
-  side. A query's latency runs from its submission to its completion callback.
+  side. A query's latency is the one OpenVINO measured for its request.
 - :func:`perf_counter_profile` compiles the model a second time with ``PERF_COUNT`` on and reads
   each request's ``get_profiling_info()``: the real time of every executed node, by node type and
   the kernel (``exec_type``) that ran it. The timed model is left without counters.
@@ -24,34 +24,41 @@ from agent.window import WindowPlan, WindowTimes
 
 
 def async_window(
-    compiled: Any, queue_class: Any, batches: List[Dict[str, np.ndarray]], concurrency: int, plan: WindowPlan
+    compiled: Any,
+    queue_class: Any,
+    batches: List[Dict[str, np.ndarray]],
+    concurrency: int,
+    plan: WindowPlan,
+    share_inputs: bool = False,
 ) -> WindowTimes:
-    """A window with ``concurrency`` requests in flight until ``plan`` says stop."""
+    """A window with ``concurrency`` requests in flight until ``plan`` says stop, the way
+    ``benchmark_app`` runs its asynchronous loop: wait for an idle request, read the latency
+    OpenVINO measured for its last query (``InferRequest.latency``, ms), start it on the next
+    batch. No Python callback runs per query; queries still in flight at the stop are waited for."""
     queue = queue_class(compiled, concurrency)
+    kwargs = {"share_inputs": True} if share_inputs else {}
     latencies: List[float] = []
-    ends = [0.0]
+    in_flight = set()
     perf = time.perf_counter
-
-    def done(request: Any, submitted: float) -> None:  # on OpenVINO's callback thread
-        now = perf()
-        latencies.append(now - submitted)
-        ends[0] = max(ends[0], now)
-
-    queue.set_callback(done)
     n = len(batches)
     t0 = time.monotonic()
     start = perf()
     i = 0
     try:
         while not plan.done(perf() - start, len(latencies)):
-            queue.get_idle_request_id()  # waits for a free request, so the submit time is the start
-            queue.start_async(batches[i % n], perf())
+            idle = queue.get_idle_request_id()
+            if idle in in_flight:
+                latencies.append(queue[idle].latency / 1000.0)
+            else:
+                in_flight.add(idle)
+            queue.start_async(batches[i % n], **kwargs)
             i += 1
         queue.wait_all()
+        wall = perf() - start
+        latencies.extend(queue[k].latency / 1000.0 for k in in_flight)
     except Exception as exc:
         raise InferenceError("OpenVINO failed during asynchronous inference: %s" % exc) from exc
-    wall = (ends[0] or perf()) - start
-    return WindowTimes(list(latencies), t0, t0 + wall, wall, concurrency=concurrency)
+    return WindowTimes(latencies, t0, t0 + wall, wall, concurrency=concurrency)
 
 
 def perf_counter_profile(
