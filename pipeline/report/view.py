@@ -143,7 +143,7 @@ def rows(summary: RunSummary) -> list[Row]:
             "runtime": f"{text(r.runtime)} {r.runtime_version}" if r.runtime_version else text(r.runtime),
             "precision": text(r.precision),
             "device": text(r.device_id),
-            "batch": text(r.batch_size),
+            "batch": text(r.batch_size) + (f" c{r.concurrency}" if r.concurrency > 1 else ""),
             "throughput": fmt(r.throughput_ips, strip=False),
             "p50": fmt(r.latency_ms.p50, strip=False),
             "p99": fmt(r.latency_ms.p99, strip=False),

@@ -133,7 +133,7 @@ def _points(summary: RunSummary, fx: Figure, fy: Figure) -> list[ChartPoint]:
         ChartPoint(
             x=coords[r.id][0],
             y=coords[r.id][1],
-            label=f"{text(r.variant_id)}/b{text(r.batch_size)}",
+            label=f"{text(r.variant_id)}/b{text(r.batch_size)}" + (f"c{r.concurrency}" if r.concurrency > 1 else ""),
             kind=kinds[r.id],
             recommended=r.id == rec_id,
             tip=_tip(summary, r),

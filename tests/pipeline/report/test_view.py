@@ -118,3 +118,10 @@ def test_validity_profile_and_throughput_at_sla_lines() -> None:
     assert throughput_at_sla_lines(summary([r])) == [
         "ort-int8 on local-myhost: 4,210 inf/s at batch 8, 2 in flight (p99 4.1 ms ≤ 5 ms)"
     ]
+
+
+def test_a_record_with_queries_in_flight_says_so_in_its_batch_cell() -> None:
+    one = record("ort-fp32")
+    four = dataclasses.replace(record("ort-fp32"), id="ort-fp32/local-myhost/b8c4", concurrency=4)
+    cells = {r.record.id: r.cells["batch"] for r in rows(summary([one, four]))}
+    assert cells == {one.id: "8", four.id: "8 c4"}
