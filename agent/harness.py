@@ -1,33 +1,36 @@
-"""The benchmark harness: warm-up, timed window, percentiles, power over the window, accuracy.
+"""The benchmark harness: one measurement = warm-up, a timed window, its figures and its verdict.
 
 Vocabulary follows MLPerf LoadGen: a *query* is one call to the runtime (one batch), a *sample* is
-one inference. Warm-up is not counted. A window lasts at least ``min_duration_s`` and at least
-``min_queries`` queries; throughput is samples divided by the wall time of the measured window.
-Only the runtime call sits between the clock reads: inputs are prepared before the window opens.
+one inference. Warm-up is not counted. The window itself is :mod:`agent.window` (by duration,
+extended toward a p99 that is a measurement; or by a count of queries; one or several in flight);
+throughput is samples divided by its wall time. Around it the harness reads the device's conditions,
+the CPU time of the worker and of everything else on its CPUs, and the power over exactly the
+window; :mod:`agent.validity` judges the lot. Accuracy is scored at the window's own batch size.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from agent import conditions
-from agent.errors import InferenceError, SensorError
-from agent.protocol import AccuracyReport, LatencyStats, Measurement, PowerReport
+from agent import conditions, window
+from agent.errors import AgentError, InferenceError, SensorError
+from agent.power.sampler import with_idle
+from agent.proc_stats import CPUAccount, CPUSnapshot, memory_use_mib
+from agent.protocol import AccuracyReport, LatencyStats, LayerTime, Measurement, MemoryUse, PowerReport
 from agent.quality import output_quality
 from agent.runtimes.base import Runtime
+from agent.validity import P99_MIN_QUERIES, judge, notes_for
 
 #: How many distinct batches are prepared for the timed loop (cycled), so that caches do not see
 #: the very same buffer every time, without copying data inside the window.
 _PREPARED_BATCHES = 4
-#: A window stops at max(10 x its minimum duration, 30 s) even if ``min_queries`` is not reached yet
-#: (a slow model); the measurement is then marked invalid rather than run for ever.
-_MAX_WINDOW_FACTOR = 10.0
-_MAX_WINDOW_FLOOR_S = 30.0
+#: Bounds on the queries of a layer profile (a separate, profiled pass after the window).
+_PROFILE_MIN_QUERIES = 3
+_PROFILE_MAX_QUERIES = 200
 
 
 class EvalSet:
@@ -108,114 +111,182 @@ def run_window(
     min_duration_s: float,
     min_queries: int,
 ) -> Dict[str, Any]:
-    """Time queries until both minimums are met. Returns latencies and the window's monotonic edges."""
-    latencies = []
-    deadline_s = max(min_duration_s * _MAX_WINDOW_FACTOR, _MAX_WINDOW_FLOOR_S)
-    n = len(batches)
-    infer = runtime.infer
-    perf = time.perf_counter
-    t0 = time.monotonic()
-    start = perf()
-    i = 0
-    while True:
-        q0 = perf()
-        infer(batches[i % n])
-        q1 = perf()
-        latencies.append(q1 - q0)
-        i += 1
-        elapsed = q1 - start
-        if (elapsed >= min_duration_s and i >= min_queries) or elapsed >= deadline_s:
-            break
-    t1 = time.monotonic()
-    return {"latencies_s": latencies, "t0": t0, "t1": t1, "wall_s": perf() - start}
+    """Time queries until both minimums are met (no p99 extension): the window's latencies and edges."""
+    w = window.run_window(runtime.infer, batches, window.WindowPlan.build(min_duration_s, min_queries, 0))
+    return {"latencies_s": w.latencies_s, "t0": w.t0, "t1": w.t1, "wall_s": w.wall_s}
 
 
 def warm_up(runtime: Runtime, batches: List[Dict[str, np.ndarray]], warmup_s: float) -> int:
     """Run untimed queries for ``warmup_s`` (at least one). Returns how many ran."""
-    end = time.perf_counter() + warmup_s
-    i = 0
-    while True:
-        runtime.infer(batches[i % len(batches)])
-        i += 1
-        if time.perf_counter() >= end:
-            return i
+    return window.warm_up(runtime.infer, batches, warmup_s)
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowSettings:
+    """How one window is run: warm-up, its minimums, by duration or by ``iterations`` (queries), how
+    many queries in flight, and the longest it may last (the job's deadline may shorten it)."""
+
+    warmup_s: float = 0.5
+    min_duration_s: float = 2.0
+    min_queries: int = 50
+    iterations: int = 0
+    concurrency: int = 1
+    max_window_s: Optional[float] = None
+    p99_queries: int = P99_MIN_QUERIES
+
+
+@dataclasses.dataclass(frozen=True)
+class IdlePower:
+    """The idle figure a job measured (or assumed) before its first window, and where it came from."""
+
+    watts: Optional[float]
+    source: str
 
 
 def measure(
     runtime: Runtime,
     data: EvalSet,
     batch_size: int,
-    warmup_s: float,
-    min_duration_s: float,
-    min_queries: int,
+    warmup_s: float = 0.5,
+    min_duration_s: float = 2.0,
+    min_queries: int = 50,
     sampler: Any = None,
     idle_w: Optional[float] = None,
     sysfs_root: Path = Path("/sys"),
+    *,
+    settings: Optional[WindowSettings] = None,
+    idle: Optional[IdlePower] = None,
+    cpu_account: Optional[CPUAccount] = None,
+    accuracy_samples: Optional[int] = None,
+    profile_s: float = 0.0,
 ) -> Measurement:
-    """One measurement at one batch size; power from ``sampler.window`` when a sampler is given."""
-    notes = []
+    """One measurement at one batch size: power from ``sampler.window`` when a sampler is given,
+    validity from :mod:`agent.validity`, accuracy at this batch size when ``accuracy_samples`` is
+    given (0 = the whole set), and a layer profile of about ``profile_s`` seconds of queries."""
+    settings = settings or WindowSettings(warmup_s, min_duration_s, min_queries)
+    if idle is None:
+        idle = IdlePower(idle_w, "given by the caller" if idle_w is not None else "")
+    cpu_account = cpu_account or _cpu_account()
     batches = [data.batch(i * batch_size, batch_size) for i in range(_PREPARED_BATCHES)]
+    plan = window.WindowPlan.build(
+        settings.min_duration_s,
+        settings.min_queries,
+        settings.p99_queries,
+        iterations=settings.iterations,
+        max_duration_s=settings.max_window_s,
+    )
     before = conditions.snapshot(sysfs_root)
-    warm_up(runtime, batches, warmup_s)
-    window = run_window(runtime, batches, min_duration_s, min_queries)
+    window.warm_up(runtime.infer, batches, settings.warmup_s)
+    cpu_before = _cpu_snapshot(cpu_account)
+    if settings.concurrency > 1:
+        times = runtime.run_concurrent(batches, settings.concurrency, plan)
+    else:
+        times = window.run_window(runtime.infer, batches, plan)
+    cpu_after = _cpu_snapshot(cpu_account)
     after = conditions.snapshot(sysfs_root)
-    condition_notes = conditions.compare(before, after)
-    notes.extend(condition_notes)
-    lat = window["latencies_s"]
-    queries = len(lat)
-    duration = float(window["wall_s"])
-    samples = queries * batch_size
-    valid = True
-    if duration < min_duration_s or queries < min_queries:
-        valid = False
-        notes.append(
-            "window too short: %d queries in %.2f s (minimum %d queries, %.1f s); the model is too slow "
-            "for these settings" % (queries, duration, min_queries, min_duration_s)
-        )
+    throttle_notes = conditions.compare(before, after)
+    lat = times.latencies_s
+    duration = float(times.wall_s)
+    samples = len(lat) * batch_size
     stats = latency_stats(lat)
-    if queries < 100:
-        notes.append(
-            "p99 from only %d queries is the interpolation of the slowest two or three: "
-            "lengthen --min-duration for a dependable tail" % queries
-        )
-    if stats.p50 > 0 and stats.p99 > 5 * stats.p50:
-        notes.append("high latency spread: p99 is %.1fx p50 (other load on the device?)" % (stats.p99 / stats.p50))
-
-    power = None
-    energy_per_inf = None
-    inf_per_j = None
-    if sampler is not None:
+    power, refused = _power_over(sampler, times, idle)
+    validity = judge(
+        window_s=duration,
+        queries=len(lat),
+        min_queries=plan.min_queries,
+        min_duration_s=plan.min_duration_s,
+        stats=stats,
+        throttle_notes=throttle_notes,
+        power=power,
+        power_refused=refused,
+        cpu=CPUAccount.between(cpu_before, cpu_after) if cpu_before and cpu_after else None,
+    )
+    notes = notes_for(validity, stats)
+    if power is not None and power.estimated:
+        notes.append("power is an estimate (%s), not a measurement" % power.source)
+    accuracy = None
+    if accuracy_samples is not None:
         try:
-            power = _with_idle(sampler.window(window["t0"], window["t1"]), idle_w)
-        except SensorError as exc:
-            notes.append("no power figure for this window: %s" % exc)
-        if power is not None and power.energy_j > 0:
-            energy_per_inf = power.energy_j / samples
-            inf_per_j = samples / power.energy_j
-            if power.estimated:
-                notes.append("power is an estimate (%s), not a measurement" % power.source)
+            accuracy = evaluate_accuracy(runtime, data, batch_size, accuracy_samples)
+        except InferenceError as exc:
+            notes.append("accuracy not measured at batch %d: %s" % (batch_size, exc))
+    profile: List[LayerTime] = []
+    if profile_s > 0:
+        queries = int(min(_PROFILE_MAX_QUERIES, max(_PROFILE_MIN_QUERIES, profile_s / max(stats.mean / 1e3, 1e-6))))
+        try:
+            profile = runtime.layer_profile(batches, queries)
+        except InferenceError as exc:
+            notes.append("no layer profile: %s" % exc)
     return Measurement(
         batch_size=batch_size,
         throughput_ips=samples / duration,
         latency_ms=stats,
-        queries=queries,
+        queries=len(lat),
         samples=samples,
         duration_s=duration,
-        valid=valid,
+        valid=validity.valid,
         power=power,
-        energy_j_per_inference=energy_per_inf,
-        inferences_per_joule=inf_per_j,
+        energy_j_per_inference=_per(power.energy_j if power else None, samples),
+        inferences_per_joule=_per_joule(power.energy_j if power else None, samples),
         notes=notes,
         conditions_before=before,
         conditions_after=after,
-        throttled=bool(condition_notes),
+        throttled=bool(throttle_notes),
+        validity=validity,
+        energy_above_idle_j_per_inference=_per(power.energy_above_idle_j if power else None, samples),
+        inferences_per_joule_above_idle=_per_joule(power.energy_above_idle_j if power else None, samples),
+        accuracy=accuracy,
+        concurrency=times.concurrency,
+        input_shapes={name: [int(d) for d in arr.shape] for name, arr in batches[0].items()},
+        layer_profile=profile,
+        memory=memory_use(runtime),
     )
 
 
-def _with_idle(report: PowerReport, idle_w: Optional[float]) -> PowerReport:
-    if idle_w is None or report.idle_w is not None:
-        return report
-    return dataclasses.replace(report, idle_w=idle_w)
+def memory_use(runtime: Runtime) -> MemoryUse:
+    """The worker's resident set and its high-water mark now, and the runtime's device memory."""
+    rss = memory_use_mib()
+    return MemoryUse(
+        rss_mib=rss.get("rss_mib"), peak_rss_mib=rss.get("peak_rss_mib"), device_mib=runtime.device_memory_mib()
+    )
+
+
+def _power_over(sampler: Any, times: window.WindowTimes, idle: IdlePower) -> Tuple[Optional[PowerReport], str]:
+    """The window's power figure with its idle figures, or None and why it was refused ("" when
+    there is no sampler at all)."""
+    if sampler is None:
+        return None, ""
+    try:
+        report = sampler.window(times.t0, times.t1)
+    except SensorError as exc:
+        return None, str(exc)
+    return with_idle(report, idle.watts, idle.source, times.t1 - times.t0), ""
+
+
+def _per(energy_j: Optional[float], samples: int) -> Optional[float]:
+    return energy_j / samples if energy_j is not None and energy_j > 0 and samples else None
+
+
+def _per_joule(energy_j: Optional[float], samples: int) -> Optional[float]:
+    return samples / energy_j if energy_j is not None and energy_j > 0 else None
+
+
+def _cpu_account() -> Optional[CPUAccount]:
+    try:
+        account = CPUAccount()
+        account.snapshot()
+        return account
+    except AgentError:  # no /proc (not Linux): no foreign-load figure
+        return None
+
+
+def _cpu_snapshot(account: Optional[CPUAccount]) -> Optional[CPUSnapshot]:
+    if account is None:
+        return None
+    try:
+        return account.snapshot()
+    except AgentError:
+        return None
 
 
 def evaluate_accuracy(runtime: Runtime, data: EvalSet, batch_size: int, max_samples: int = 0) -> AccuracyReport:

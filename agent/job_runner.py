@@ -34,12 +34,18 @@ class JobRunner:
     """Runs one job at a time in a child process under ``state_dir/work``."""
 
     def __init__(
-        self, state_dir: Path, cache: ArtifactCache, stop_event: threading.Event, power: Optional[str]
+        self,
+        state_dir: Path,
+        cache: ArtifactCache,
+        stop_event: threading.Event,
+        power: Optional[str],
+        target: str = "",
     ) -> None:
         self.state_dir = Path(state_dir)
         self.cache = cache
         self.stop_event = stop_event
         self.power = power
+        self.target = target
         self.child: Optional[subprocess.Popen] = None
 
     def execute(self, job: BenchmarkJob, started: float, report: StepReport) -> BenchmarkResult:
@@ -82,6 +88,9 @@ class JobRunner:
                     artifact_settings=build.settings,
                     eval_path=str(eval_path) if eval_path else None,
                     power=self.power,
+                    target=self.target,
+                    # the worker sees the deadline too, and returns what it measured before it
+                    deadline_at=time.time() + (deadline - time.monotonic()),
                 )
             )
         )

@@ -88,7 +88,9 @@ class AgentService:
         self.result_retention_s = result_retention_s
         self.store = AgentStore(self.state_dir / "agent.db")
         self.stop_event = threading.Event()
-        self.runner = JobRunner(self.state_dir, ArtifactCache(self.state_dir / "artifacts"), self.stop_event, power)
+        self.runner = JobRunner(
+            self.state_dir, ArtifactCache(self.state_dir / "artifacts"), self.stop_event, power, target
+        )
         self.presence = Presence(device_id, target, host_key.fingerprint if host_key else "")
         self.refusals = RefusalCounter(MAX_REFUSALS_PER_MIN)
         self._current_job = ""

@@ -20,12 +20,13 @@ from typing import Any, Dict, List, Optional
 
 from agent import __version__
 from agent.errors import AgentError, InferenceError, ProtocolError, SensorError
-from agent.harness import EvalSet, evaluate_accuracy, fixed_batch_size, measure, synthetic_eval_set
+from agent.harness import EvalSet, IdlePower, fixed_batch_size, synthetic_eval_set
 from agent.parent_watch import on_parent_exit
 from agent.power_modes import job_power_mode
-from agent.protocol import BenchmarkJob, BenchmarkResult, Measurement, WorkerSpec, decode, encode
+from agent.protocol import BenchmarkJob, BenchmarkResult, WorkerSpec, decode, encode
 from agent.protocol.eval_data import read_eval_set
 from agent.runtimes import LocalArtifact, get_runtime
+from agent.sweep import Deadline, run_sweep, throughput_at_sla
 
 #: Seconds of idle power measured before the first window, when the sensor is real (at least
 #: six sensor periods, so slow sensors such as jtop at 2 Hz still give a valid figure).
@@ -51,12 +52,13 @@ def load_eval_set(path: Path) -> EvalSet:
     return EvalSet(inputs, labels=labels, reference=reference)
 
 
-def _open_sampler(prefer: Optional[str], notes: List[str]) -> Any:
+def _open_sampler(prefer: Optional[str], notes: List[str], target: str = "") -> Any:
     try:
         from agent.power import discover
+        from agent.power.estimate_basis import estimate_options
         from agent.power.sampler import PowerSampler
 
-        sensor = discover(prefer=prefer)
+        sensor = discover(prefer=prefer, estimate_options=estimate_options(target))
         if prefer and sensor.name != prefer:
             notes.append("power source %r was asked for but does not work here: used %s" % (prefer, sensor.source))
         sampler = PowerSampler(sensor)
@@ -67,14 +69,44 @@ def _open_sampler(prefer: Optional[str], notes: List[str]) -> Any:
         return None
 
 
+def idle_power(sampler: Any, notes: List[str]) -> IdlePower:
+    """Idle power before the first window, for every source: measured where the sensor measures, the
+    estimate's own idle figure where it has one, else stated as unknown."""
+    from agent.power.estimate_basis import IDLE_UNKNOWN
+
+    sensor = sampler.sensor
+    if sensor.estimated:
+        watts = getattr(sensor, "idle_w", None)
+        if watts is None:
+            return IdlePower(None, IDLE_UNKNOWN)
+        return IdlePower(watts, "assumed, not measured: %s" % getattr(sensor, "idle_basis", "given"))
+    seconds = idle_seconds(sensor)
+    try:
+        return IdlePower(sampler.measure_idle(seconds), "measured over %.1f s before the job's first window" % seconds)
+    except SensorError as exc:
+        notes.append("idle power not measured: %s" % exc)
+        return IdlePower(None, "unknown: the idle measurement failed (%s)" % exc)
+
+
+def runtime_options(job: BenchmarkJob, cls: Any) -> Dict[str, Any]:
+    """The job's runtime options with its ``threads`` put where this runtime reads them."""
+    options = dict(job.runtime_options)
+    if job.threads and cls.threads_option:
+        options[cls.threads_option] = job.threads
+    return options
+
+
 def run_job(
     job: BenchmarkJob,
     artifact: LocalArtifact,
     eval_path: Optional[Path],
     power: Optional[str],
     state_dir: Optional[Path] = None,
+    target: str = "",
+    deadline_at: float = 0.0,
 ) -> Dict[str, Any]:
     started = time.time()
+    deadline = Deadline.from_unix(deadline_at or started + job.deadline_s)
     env_notes: List[str] = []
     base = dict(
         result_id=uuid.uuid4().hex,
@@ -97,7 +129,7 @@ def run_job(
         "notes": env_notes,
     }
     cls = get_runtime(job.runtime)
-    runtime = cls(job.runtime_options)
+    runtime = cls(runtime_options(job, cls))
     if state_dir is not None and hasattr(runtime, "set_cache_dir"):
         runtime.set_cache_dir(state_dir / "trt-engines")  # built engines outlive the job's work folder
     runtime_version = cls.version()
@@ -105,57 +137,38 @@ def run_job(
     data = load_eval_set(eval_path) if eval_path is not None else synthetic_eval_set(runtime, shapes=job.input_shapes)
     fixed = fixed_batch_size(runtime)
 
-    sampler = _open_sampler(power, env_notes)
-    idle_w = None
-    measurements: List[Measurement] = []
+    sampler = _open_sampler(power, env_notes, target)
+    idle = None
     try:
         if sampler is not None:
             environment["power_source"] = sampler.sensor.source
-            if not sampler.sensor.estimated:
-                try:
-                    idle_w = sampler.measure_idle(idle_seconds(sampler.sensor))
-                except SensorError as exc:
-                    env_notes.append("idle power not measured: %s" % exc)
-        min_duration_s = job.min_duration_s
+            idle = idle_power(sampler, env_notes)
+        min_duration_s = 0.0 if job.iterations else job.min_duration_s
         if sampler is not None and min_duration_s < sampler_window_s(sampler.sensor):
-            min_duration_s = sampler_window_s(sampler.sensor)
-            env_notes.append(
-                "windows lengthened from %.2f s to %.2f s: %s needs at least that many samples"
-                % (job.min_duration_s, min_duration_s, sampler.sensor.source)
-            )
-        for batch in job.batch_sizes:
-            if fixed is not None and batch != fixed:
+            if not job.iterations:
                 env_notes.append(
-                    "batch %d skipped: the model's batch axis is fixed to %d (export it with a dynamic "
-                    "batch axis to sweep batch sizes)" % (batch, fixed)
+                    "windows lengthened from %.2f s to %.2f s: %s needs at least that many samples"
+                    % (job.min_duration_s, sampler_window_s(sampler.sensor), sampler.sensor.source)
                 )
-                continue
-            try:
-                measurements.append(
-                    measure(
-                        runtime,
-                        data,
-                        batch,
-                        warmup_s=job.warmup_s,
-                        min_duration_s=min_duration_s,
-                        min_queries=job.min_queries,
-                        sampler=sampler,
-                        idle_w=idle_w,
-                    )
-                )
-            except InferenceError as exc:  # e.g. out of memory at the largest batch: keep the others
-                env_notes.append("batch %d not measured: %s" % (batch, exc))
+            min_duration_s = sampler_window_s(sampler.sensor)
+        measurements, sweep_notes = run_sweep(
+            runtime,
+            data,
+            job,
+            min_duration_s=min_duration_s,
+            deadline=deadline,
+            sampler=sampler,
+            idle=idle,
+            fixed_batch=fixed,
+            score_accuracy=eval_path is not None,
+        )
+        env_notes.extend(sweep_notes)
     finally:
         if sampler is not None:
             sampler.stop()
             sampler.sensor.close()
-    accuracy = None
-    if eval_path is not None:
-        acc_batch = fixed or max(job.batch_sizes)
-        try:
-            accuracy = evaluate_accuracy(runtime, data, acc_batch, job.max_accuracy_samples)
-        except InferenceError as exc:
-            env_notes.append("accuracy not measured: %s" % exc)
+    scored = [m for m in measurements if m.accuracy is not None]
+    accuracy = max(scored, key=lambda m: m.batch_size).accuracy if scored else None
     settings = runtime.settings()
     runtime.close()
     status = "ok" if measurements else "failed"
@@ -169,6 +182,7 @@ def run_job(
         measurements=measurements,
         accuracy=accuracy,
         environment=environment,
+        throughput_at_sla=throughput_at_sla(measurements, job.sla_p99_ms),
         **base,
     )
     return json.loads(encode(result))
@@ -224,7 +238,15 @@ def main(argv: List[str]) -> int:
         )
         eval_path = Path(spec.eval_path) if spec.eval_path else None
         with job_power_mode(job.power_mode, job.fixed_clocks, spec_path.parent) as mode:
-            result = run_job(job, artifact, eval_path, spec.power, agent_state_dir(spec_path))
+            result = run_job(
+                job,
+                artifact,
+                eval_path,
+                spec.power,
+                agent_state_dir(spec_path),
+                target=spec.target,
+                deadline_at=spec.deadline_at,
+            )
         note_power_mode(result, mode)
     except AgentError as exc:
         result = json.loads(encode(failed_result(job, str(exc), started)))

@@ -155,6 +155,25 @@ def optimize(
     ),
     min_duration: float = typer.Option(2.0, help="Seconds each timed window lasts at least (after warm-up)."),
     warmup: float = typer.Option(0.5, help="Seconds of untimed warm-up before each window."),
+    iterations: int = typer.Option(
+        0,
+        min=0,
+        metavar="N",
+        help="Queries per window instead of --min-duration (like trtexec --iterations, benchmark_app -niter); "
+        "a window still lasts as long as the power sensor needs. 0: by duration.",
+    ),
+    threads: int = typer.Option(
+        0, min=0, metavar="N", help="CPU threads for the runtime (ONNX Runtime intra-op, OpenVINO). 0: all usable CPUs."
+    ),
+    concurrency: str = typer.Option(
+        "1",
+        metavar="LEVELS",
+        help="Queries in flight, comma-separated, swept at each batch size (OpenVINO async requests, ONNX Runtime "
+        "concurrent runs); the sweep stops once p99 is over twice --sla-p99-ms.",
+    ),
+    profile_layers: bool = typer.Option(
+        False, "--profile-layers", help="Profile each window's operators (a separate pass) and report the top ones."
+    ),
     host_key: Path | None = typer.Option(
         None,
         metavar="FILE",
@@ -263,6 +282,10 @@ def optimize(
             max_accuracy_loss=o["max_accuracy_loss"],
             min_duration_s=o["min_duration"],
             warmup_s=o["warmup"],
+            iterations=iterations,
+            threads=threads,
+            concurrency=tuple(_csv_ints(concurrency, "--concurrency")),
+            profile_layers=profile_layers,
             host_key_file=host_key or job_key_file,
             create_key=create_key,
             keyring_dir=keyring,

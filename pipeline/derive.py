@@ -61,5 +61,5 @@ def derive_figures(
                 roofline = roofline_of(record, count, profile)
             except RooflineUnavailable as exc:
                 notes.append(f"no roofline: {exc}")
-        out.append(dataclasses.replace(record, cost=cost, roofline=roofline, memory=memory, notes=tuple(notes)))
+        out.append(dataclasses.replace(record, cost=cost, roofline=roofline, memory_fit=memory, notes=tuple(notes)))
     return out

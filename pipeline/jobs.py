@@ -61,6 +61,10 @@ def make_jobs(
             deadline_s=request.job_deadline_s,
             power_mode=built.spec.power_mode,
             fixed_clocks=request.fixed_clocks and bool(built.spec.power_mode),
+            iterations=request.iterations,
+            threads=request.threads,
+            profile_layers=request.profile_layers,
+            concurrency=list(request.concurrency),
         )
         jobs.append(sign_job(job, key))
     return jobs

@@ -10,7 +10,8 @@ Conventions
 - :func:`pareto_ranks` gives a point with a missing (None) or NaN coordinate the rank after the last
   front (at least 1), so that it is never on the front.
 - :func:`rank_records` leaves a record unranked when it is invalid, breaks a constraint, or lacks a
-  figure for one of the objectives; :meth:`Ranking.note` words why, as ``"not ranked: …"``.
+  figure for one of the objectives; :meth:`Ranking.note` words why, as ``"not ranked: …"`` (for an
+  invalid record, with the agent's reasons: throttled, power refused, foreign load, too short).
 - Accuracy loss is absolute (a fraction: 0.003 is 0.3 percentage points), as the record holds it.
 - An objective that some valid record lacks gives way to its fallback when it has one (inferences per
   joule → throughput); one that no valid record has is left out. :func:`effective_objectives` says
@@ -269,7 +270,7 @@ def constraint_violations(record: Record, constraints: Constraints) -> list[str]
 def _memory_violations(record: Record, constraints: Constraints) -> list[str]:
     """The device's memory always bounds a build; ``max_memory_mb`` when the user set it."""
     out = []
-    memory = record.memory
+    memory = record.memory_fit
     if memory is not None and memory.fits is False:
         out.append(
             f"needs {format_number(memory.need_bytes / 1e6)} MB per query, more than the device's "
@@ -283,6 +284,12 @@ def _memory_violations(record: Record, constraints: Constraints) -> list[str]:
         elif need / 1e6 > limit:
             out.append(f"needs {format_number(need / 1e6)} MB per query, over the {format_number(limit)} MB limit")
     return out
+
+
+def invalid_reason(record: Record) -> str:
+    """Why an invalid record is not ranked, in the agent's words where it gave them."""
+    given = list(record.validity.reasons) if record.validity is not None else []
+    return "invalid measurement: " + "; ".join(given) if given else "invalid measurement"
 
 
 def meets_sla(record: Record, constraints: Constraints) -> bool | None:
@@ -321,7 +328,7 @@ def rank_records(
     standings: dict[str, Standing] = {}
     eligible: list[Record] = []
     for record in records:
-        reasons = [] if record.valid else ["invalid measurement"]
+        reasons = [] if record.valid else [invalid_reason(record)]
         reasons += constraint_violations(record, constraints)
         missing = [o.label for o in used if o.of(record) is None]
         if missing:

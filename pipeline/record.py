@@ -17,7 +17,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.protocol import AgentStatus, BenchmarkResult, LatencyStats, PowerReport
+from agent.protocol import (
+    AccuracyReport,
+    AgentStatus,
+    BenchmarkResult,
+    LatencyStats,
+    LayerTime,
+    Measurement,
+    MemoryUse,
+    PowerReport,
+    ThroughputAtSLA,
+    Validity,
+)
 from pipeline.cost import Cost
 from pipeline.passes.sparsity import sparsity_note
 from pipeline.roofline import MemoryFit, Roofline
@@ -68,9 +79,15 @@ class Conditions:
 
 @dataclass(frozen=True, kw_only=True)
 class Record:
-    """One timed window of one variant on one device at one batch size, with its provenance."""
+    """One timed window of one variant on one device at one batch size (and one number of queries
+    in flight), with its provenance.
 
-    id: str  # <variant_id>/<device_id>/b<batch>
+    Energy has one meaning per field: ``energy_j_per_inference`` and ``inferences_per_joule`` are
+    gross (the whole source, idle included), the ``*_above_idle`` pair subtracts the idle power the
+    device measured (or assumed) before the job; either is None when it cannot be known.
+    """
+
+    id: str  # <variant_id>/<device_id>/b<batch>, and c<n> after it with n queries in flight
     variant_id: str
     runtime: str
     runtime_version: str
@@ -101,7 +118,18 @@ class Record:
     #: its inputs and their provenance; None where an input is missing (a note says which).
     cost: Cost | None = None  # cost per million inferences (pipeline/cost.py)
     roofline: Roofline | None = None  # against the device's roofline (pipeline/roofline.py)
-    memory: MemoryFit | None = None  # bytes one query needs against the device's memory
+    memory_fit: MemoryFit | None = None  # bytes one query needs against the device's memory
+    #: why the window can be trusted or not, with the raw figures the agent judged
+    validity: Validity | None = None
+    energy_above_idle_j_per_inference: float | None = None
+    inferences_per_joule_above_idle: float | None = None
+    concurrency: int = 1  # queries in flight during the window
+    #: the variant's highest throughput whose p99 met the SLA on this device (the same on every
+    #: record of the variant and device); None without an SLA or when none met it
+    throughput_at_sla: ThroughputAtSLA | None = None
+    layer_profile: tuple[LayerTime, ...] = ()  # top operators by time, from a separate profiled pass
+    memory: MemoryUse | None = None  # the worker's resident set and its peak after this window
+    input_shapes: Mapping[str, list[int]] = field(default_factory=dict)  # as fed, batch axis included
 
     @property
     def power_estimated(self) -> bool:
@@ -131,8 +159,9 @@ class Failure:
     error: str  # one line
 
 
-def record_id(variant_id: str, device_id: str, batch_size: int) -> str:
-    return f"{variant_id}/{device_id}/b{batch_size}"
+def record_id(variant_id: str, device_id: str, batch_size: int, concurrency: int = 1) -> str:
+    in_flight = f"c{concurrency}" if concurrency > 1 else ""
+    return f"{variant_id}/{device_id}/b{batch_size}{in_flight}"
 
 
 def build_records(
@@ -160,7 +189,6 @@ def build_records(
             continue
         if latest[(r.variant_id, r.device_id)] is not r:
             continue
-        accuracy, acc_notes = _accuracy(r, device_ref, host_top1, metric)
         env_notes = [str(n) for n in r.environment.get("notes", [])]
         count = repeats[(r.variant_id, r.device_id)]
         if count > 1:
@@ -175,9 +203,10 @@ def build_records(
         if art.get("sparsity"):  # say what the zeros buy on this runtime: never a speed-up a dense kernel lacks
             env_notes.append(sparsity_note(str(art["sparsity"]), r.runtime))
         for m in r.measurements:
+            accuracy, acc_notes = _accuracy(r, m, device_ref, host_top1, metric)
             records.append(
                 Record(
-                    id=record_id(r.variant_id, r.device_id, m.batch_size),
+                    id=record_id(r.variant_id, r.device_id, m.batch_size, m.concurrency),
                     variant_id=r.variant_id,
                     runtime=r.runtime,
                     runtime_version=r.runtime_version,
@@ -204,6 +233,14 @@ def build_records(
                     throttled=m.throttled,
                     conditions=Conditions(before=dict(m.conditions_before), after=dict(m.conditions_after)),
                     notes=tuple(list(m.notes) + acc_notes + env_notes),
+                    validity=m.validity,
+                    energy_above_idle_j_per_inference=_finite(m.energy_above_idle_j_per_inference),
+                    inferences_per_joule_above_idle=_finite(m.inferences_per_joule_above_idle),
+                    concurrency=m.concurrency,
+                    throughput_at_sla=r.throughput_at_sla,
+                    layer_profile=tuple(m.layer_profile),
+                    memory=m.memory,
+                    input_shapes={k: list(v) for k, v in m.input_shapes.items()},
                 )
             )
     return records, failures
@@ -239,29 +276,45 @@ def _latest_ok(
     return latest, count
 
 
-def _reference_top1(results: Sequence[BenchmarkResult]) -> dict[tuple[str, str], float]:
-    """(device, runtime) -> top-1 of the FP32 variant measured there."""
-    ref = {}
+ReferenceKey = tuple[str, str, int | None]
+
+
+def _reference_top1(results: Sequence[BenchmarkResult]) -> dict[ReferenceKey, float]:
+    """(device, runtime, batch size) -> top-1 of the FP32 variant measured there at that batch size;
+    batch None: at its largest batch (the result's own accuracy)."""
+    ref: dict[ReferenceKey, float] = {}
     for r in results:
-        if r.status == "ok" and r.precision == "fp32" and r.accuracy and r.accuracy.top1 is not None:
-            ref[(r.device_id, r.runtime)] = r.accuracy.top1
+        if r.status != "ok" or r.precision != "fp32":
+            continue
+        if r.accuracy and r.accuracy.top1 is not None:
+            ref[(r.device_id, r.runtime, None)] = r.accuracy.top1
+        for m in r.measurements:
+            if m.accuracy is not None and m.accuracy.top1 is not None and m.concurrency == 1:
+                ref[(r.device_id, r.runtime, m.batch_size)] = m.accuracy.top1
     return ref
 
 
 def _accuracy(
-    result: BenchmarkResult, device_ref: Mapping[tuple[str, str], float], host_top1: float | None, metric: str
+    result: BenchmarkResult,
+    measurement: Measurement,
+    device_ref: Mapping[ReferenceKey, float],
+    host_top1: float | None,
+    metric: str,
 ) -> tuple[Accuracy | None, list[str]]:
-    """The reference, in order: FP32 on this device and runtime, FP32 on this device with another
-    runtime, the host's FP32 figure. Without labels, the loss is fidelity to the FP32 outputs."""
-    acc = result.accuracy
+    """The measurement's own accuracy (at its batch size; the result's for an older agent) against
+    a reference, in order: FP32 on this device and runtime at this batch size, then at any, FP32 on
+    this device with another runtime, the host's FP32 figure. Without labels, the loss is fidelity
+    to the FP32 outputs."""
+    acc: AccuracyReport | None = measurement.accuracy or result.accuracy
     if acc is None:
         return None, [NO_ACCURACY_NOTE]
     notes = []
-    reference_top1 = device_ref.get((result.device_id, result.runtime))
-    reference = REFERENCE_ON_DEVICE.format(device=result.device_id)
+    device, batch = result.device_id, measurement.batch_size
+    reference_top1 = device_ref.get((device, result.runtime, batch), device_ref.get((device, result.runtime, None)))
+    reference = REFERENCE_ON_DEVICE.format(device=device)
     if reference_top1 is None:
-        for (dev, _rt), top1 in device_ref.items():
-            if dev == result.device_id:
+        for (dev, _rt, ref_batch), top1 in device_ref.items():
+            if dev == device and ref_batch in (batch, None):
                 reference_top1 = top1
                 break
     if reference_top1 is None and host_top1 is not None:

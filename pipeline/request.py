@@ -149,6 +149,10 @@ class RunRequest:
     fixed_clocks: bool = False  # with power_modes: pin each mode's clocks at its maximum (jetson_clocks)
     pass_options: dict[str, dict[str, object]] = field(default_factory=dict)  # pass name -> config (trt_recipe)
     decision: DecisionOptions = field(default_factory=DecisionOptions)  # ranking, cost, workload
+    iterations: int = 0  # queries per window instead of a duration (trtexec --iterations); 0 = by duration
+    threads: int = 0  # CPU threads for every runtime; 0 = each runtime's option or default
+    profile_layers: bool = False  # per-layer profile (top operators by time) after each window
+    concurrency: tuple[int, ...] = (1,)  # queries in flight, swept at each batch size
 
     @property
     def local(self) -> bool:

@@ -255,6 +255,8 @@ class TargetProfile:
     notes: Tuple[str, ...] = ()
     host: Optional[HostFacts] = None
     overrides: Optional[Path] = None  # the shipped file a user profile replaces
+    #: what one fully busy CPU core adds above idle (W): the CPU-load power estimate's figure
+    watts_per_busy_core: Optional[Figure] = None
 
     @property
     def default_mode(self) -> PowerMode:
@@ -306,6 +308,8 @@ class TargetProfile:
                 yield prefix + ".memory_bandwidth", mode.memory_bandwidth
         if self.idle_power is not None:
             yield "idle_power", self.idle_power
+        if self.watts_per_busy_core is not None:
+            yield "watts_per_busy_core", self.watts_per_busy_core
         if self.price.purchase is not None:
             yield "price.purchase", self.price.purchase
         if self.price.rental_hourly is not None:

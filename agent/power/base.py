@@ -35,6 +35,13 @@ class PowerSensor:
       ``method``         one sentence on how the figure is obtained
       ``min_window_s``   shortest window whose figure is valid, beyond the sampler's own rule of five
                          sensor periods (an energy counter that updates every 100 ms needs more)
+      ``lag_s``          how long after the instant a reading stands for it becomes readable (an
+                         average over the last second is stamped half a second back, and the
+                         sampler waits that much longer for the reading that closes a window)
+      ``timestamp_uncertainty_s``  how far a reading's time may be off the instant it stands for;
+                         the window's energy uncertainty is derived from it
+      ``reads_above_idle``  True when the readings are power above idle only (an estimate without
+                         an idle figure): the gross figures are then unknown
     """
 
     name = "base"
@@ -43,6 +50,9 @@ class PowerSensor:
     nominal_rate_hz = 10.0
     method = ""
     min_window_s = 0.0
+    lag_s = 0.0
+    timestamp_uncertainty_s = 0.0
+    reads_above_idle = False
 
     @classmethod
     def create(cls, sysfs_root: Path, proc_root: Path) -> PowerSensor:

@@ -1,131 +1,101 @@
-"""An estimate of power from CPU load, for machines without a sensor. It is labelled as one.
+"""An estimate of power from the worker's own CPU time, for machines without a sensor. It says so.
 
 Model::
 
-    power_w = idle_w + (average number of busy CPUs) × watts_per_busy_core
+    energy_j(t) = watts_per_busy_core × (CPU seconds of the worker since the sensor opened)
+                  [+ idle_w × (seconds since the sensor opened), where an idle figure is known]
 
-The average number of busy CPUs comes from ``/proc/stat``: between two reads, the busy share of the
-aggregate ``cpu`` line's ticks (user + nice + system + irq + softirq, over those plus idle, iowait and
-steal) times the number of online CPUs (the ``cpuN`` lines). Guest time is already inside user and
-nice. Each read covers the interval since the previous one.
+The CPU seconds are the worker process's own (``/proc/<pid>/stat`` utime + stime, every thread),
+never the whole machine's: reading ``/proc/stat``, another busy process on the device would count
+as the model's energy (seen: it halved the inferences per joule). The reading is a cumulative
+counter, so the sampler differences it over the window like RAPL's, and gaps between reads cost
+nothing but edge resolution.
 
-``watts_per_busy_core`` defaults to ``DEFAULT_WATTS_PER_BUSY_CORE``; a target profile should pass its
-own. ``idle_w`` defaults to 0, and then the figure is power *above idle*, which ``method`` says.
-Nothing here is a measurement: ``estimated`` is True and the harness and reports show it as such.
+``watts_per_busy_core`` comes from the target profile where it has one, else from the table of CPU
+models in :mod:`agent.power.cpu_models` (``/proc/cpuinfo``), else a generic figure for the
+architecture, which ``method`` calls a generic assumption. ``idle_w`` is the device's idle power when
+it is known (a target profile's ``idle_power``); without it the figure is power *above idle* only
+(``reads_above_idle``), and the gross figures are unknown rather than wrong.
 """
 
 from __future__ import annotations
 
-import platform
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Optional, Union
 
-from agent.errors import SensorError
+from agent.errors import AgentError, SensorError
 from agent.power.base import PowerSample, PowerSensor
-
-#: Watts one fully busy core adds above idle. Basis: a Raspberry Pi 4 Model B (4 × Cortex-A72 at
-#: 1.5 GHz) draws 2.7 W idle and 6.4 W under ``stress --cpu 4`` (540 mA and 1280 mA at 5 V, Jeff
-#: Geerling's pidramble.com power-consumption benchmarks): (6.4 - 2.7) / 4 ≈ 0.925 W per busy core. A
-#: small-ARM figure, because this fallback serves edge boards without sensors; a desktop or server x86
-#: core draws several times more, so pass the target's own figure where the profile has one.
-DEFAULT_WATTS_PER_BUSY_CORE = 0.925
-DEFAULT_BASIS = "Raspberry Pi 4 B: (6.4 W under stress --cpu 4 - 2.7 W idle) / 4 cores"
-
-#: What discovery uses on an x86-64 host without sensors or a profile figure: a server core's share
-#: of its package TDP (AMD EPYC 9654: 360 W TDP over 96 cores). Coarse, and labelled as such.
-X86_64_WATTS_PER_BUSY_CORE = 3.75
-X86_64_BASIS = "AMD EPYC 9654: 360 W TDP / 96 cores, a TDP share"
-_ARCH_DEFAULTS = {
-    "x86_64": (X86_64_WATTS_PER_BUSY_CORE, X86_64_BASIS),
-    "amd64": (X86_64_WATTS_PER_BUSY_CORE, X86_64_BASIS),
-}
-
-
-def defaults_for_machine(machine: Optional[str] = None) -> Dict[str, Any]:
-    """Constructor arguments that fit this CPU architecture (``platform.machine()``)."""
-    arch = (machine if machine is not None else platform.machine()).lower()
-    watts, basis = _ARCH_DEFAULTS.get(arch, (DEFAULT_WATTS_PER_BUSY_CORE, DEFAULT_BASIS))
-    return {"watts_per_busy_core": watts, "basis": basis}
-
-
-def read_proc_stat(proc_root: Path) -> Tuple[int, int, int]:
-    """(busy ticks, total ticks, online CPUs) from ``<proc_root>/stat``."""
-    path = proc_root / "stat"
-    try:
-        with open(path, encoding="ascii") as f:
-            lines = f.read().splitlines()
-    except OSError as exc:
-        raise SensorError("cannot read %s: %s" % (path, exc)) from exc
-    aggregate: Optional[List[int]] = None
-    cpus = 0
-    for line in lines:
-        parts = line.split()
-        if not parts:
-            continue
-        if parts[0] == "cpu":
-            aggregate = [int(x) for x in parts[1:]]
-        elif parts[0].startswith("cpu") and parts[0][3:].isdigit():
-            cpus += 1
-    if aggregate is None or len(aggregate) < 4 or cpus == 0:
-        raise SensorError("%s has no aggregate 'cpu' line or no 'cpuN' lines" % path)
-    fields = (aggregate + [0] * 8)[:8]  # user nice system idle iowait irq softirq steal
-    user, nice, system, idle, iowait, irq, softirq, steal = fields
-    busy = user + nice + system + irq + softirq
-    total = busy + idle + iowait + steal
-    return busy, total, cpus
+from agent.power.cpu_models import core_watts, cpu_model_name
+from agent.proc_stats import process_cpu_s
 
 
 class CPULoadEstimate(PowerSensor):
-    """Estimated power from /proc/stat CPU load; ``estimated`` is True."""
+    """Estimated power from the worker's CPU time; ``estimated`` is True."""
 
     name = "estimate"
     source = "estimate:cpu-load"
     estimated = True
-    #: /proc/stat counts in USER_HZ ticks (100 per second per CPU): at 10 Hz each read spans ten.
+    #: utime/stime move in 10 ms ticks: at 10 Hz each read spans ten of them per busy CPU
     nominal_rate_hz = 10.0
 
     def __init__(
         self,
         proc_root: Path = Path("/proc"),
-        watts_per_busy_core: float = DEFAULT_WATTS_PER_BUSY_CORE,
-        idle_w: float = 0.0,
+        watts_per_busy_core: Optional[float] = None,
+        idle_w: Optional[float] = None,
         basis: Optional[str] = None,
+        idle_basis: Optional[str] = None,
+        pid: Union[int, str] = "self",
+        machine: Optional[str] = None,
     ) -> None:
-        if watts_per_busy_core <= 0 or idle_w < 0:
+        if (watts_per_busy_core is not None and watts_per_busy_core <= 0) or (idle_w is not None and idle_w < 0):
             raise ValueError("watts_per_busy_core must be > 0 and idle_w >= 0")
         self.proc_root = Path(proc_root)
+        self.pid = pid
+        self.cpu_model = cpu_model_name(self.proc_root)
+        self.generic = False
+        if watts_per_busy_core is None:
+            figure = core_watts(self.cpu_model, machine)
+            watts_per_busy_core, self.generic = figure.watts_per_busy_core, figure.generic
+            basis = basis or figure.basis
         self.watts_per_busy_core = float(watts_per_busy_core)
-        self.idle_w = float(idle_w)
-        if basis is None:
-            basis = DEFAULT_BASIS if watts_per_busy_core == DEFAULT_WATTS_PER_BUSY_CORE else "given by the caller"
-        self._last = read_proc_stat(self.proc_root)
-        self.cores = self._last[2]
-        # Before two reads exist, the since-boot load stands in.
-        self._last_w = self._power_w(self._last[0], self._last[1], self.cores)
+        self.basis = basis or "given by the caller"
+        self.idle_w = None if idle_w is None else float(idle_w)
+        self.idle_basis = idle_basis or ("given by the caller" if idle_w is not None else "")
+        self.reads_above_idle = self.idle_w is None
+        self._t0 = time.monotonic()
+        self._cpu0 = self._cpu_s()
         idle_text = (
-            "idle power assumed 0 W, so the figure is power above idle only"
-            if self.idle_w == 0
-            else "plus %.3g W assumed idle power" % self.idle_w
+            "no idle figure for this device, so only the power above idle is known"
+            if self.idle_w is None
+            else "plus %.3g W idle power (%s)" % (self.idle_w, self.idle_basis)
         )
         self.method = (
-            "estimate, not a measurement: average busy CPUs from /proc/stat (%d online) × %.3g W assumed "
-            "per busy core (%s); %s" % (self.cores, self.watts_per_busy_core, basis, idle_text)
+            "estimate, not a measurement: the worker's own CPU time (/proc/%s/stat utime + stime) × %.3g W "
+            "per busy core (%s)%s; %s"
+            % (
+                self.pid,
+                self.watts_per_busy_core,
+                self.basis,
+                "; the figure rests on a generic assumption" if self.generic else "",
+                idle_text,
+            )
         )
 
     @classmethod
     def create(cls, sysfs_root: Path, proc_root: Path) -> CPULoadEstimate:
-        return cls(proc_root=proc_root, **defaults_for_machine())
+        return cls(proc_root=proc_root)
 
-    def _power_w(self, d_busy: int, d_total: int, cpus: int) -> float:
-        busy_cpus = cpus * d_busy / d_total if d_total > 0 else 0.0
-        return self.idle_w + busy_cpus * self.watts_per_busy_core
+    def _cpu_s(self) -> float:
+        try:
+            return process_cpu_s(self.pid, self.proc_root)
+        except AgentError as exc:
+            raise SensorError(str(exc)) from exc
 
     def read(self) -> PowerSample:
         t = time.monotonic()
-        busy, total, cpus = read_proc_stat(self.proc_root)
-        d_busy, d_total = busy - self._last[0], total - self._last[1]
-        if d_total > 0:  # no tick since the last read: keep the last figure rather than invent one
-            self._last_w = self._power_w(d_busy, d_total, cpus)
-            self._last = (busy, total, cpus)
-        return PowerSample(t_monotonic_s=t, power_w=self._last_w)
+        energy_j = self.watts_per_busy_core * (self._cpu_s() - self._cpu0)
+        if self.idle_w is not None:
+            energy_j += self.idle_w * (t - self._t0)
+        return PowerSample(t_monotonic_s=t, energy_j=energy_j)

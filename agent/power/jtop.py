@@ -6,16 +6,22 @@ chips without it. What this sensor takes from jtop, and what it leaves:
 
 - it reads the instantaneous ``power`` of each rail (mW). jtop's ``avg`` is a running blend of the
   previous blend and the new reading, not an average over any window, so it is never used;
-- jtop gives no per-sample timestamps: a reading is timestamped when it is read here, so it can be
-  up to one service interval old;
+- jtop gives no per-sample timestamps. Where the client has ``attach`` (jetson-stats 4.x calls each
+  observer from its reader thread the moment an update from the service arrives), a reading is
+  stamped when its update *arrived*, and reading it again later keeps that stamp; the uncertainty
+  left is the service's own delay between its read of the chips and the update (``ARRIVAL_DELAY_S``
+  at most, assumed). Without ``attach`` a reading can only be stamped when it is read here, which can
+  be up to one service interval after the service sampled it: it is stamped half an interval back,
+  give or take as much, and ``stamps`` and ``method`` say so;
 - the first client of the service sets its sampling interval for everyone; the maintainers advise
   0.5 s or slower, and this sensor asks for no faster.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Tuple
 
 from agent.errors import SensorError
 from agent.power.base import PowerSample, PowerSensor
@@ -28,6 +34,8 @@ INSTALL_HINT = (
 MIN_INTERVAL_S = 0.5
 #: jtop sums the rails itself when a board has no input rail; this is how we label that figure.
 _SUM = "sum"
+#: Assumed bound on the delay between the service reading the chips and its update reaching us.
+ARRIVAL_DELAY_S = 0.05
 
 
 class JtopSensor(PowerSensor):
@@ -53,6 +61,18 @@ class JtopSensor(PowerSensor):
         # The first client sets the service's interval; another client may have set a slower one.
         served = float(getattr(self._jetson, "interval", interval_s) or interval_s)
         self.nominal_rate_hz = 1.0 / max(served, MIN_INTERVAL_S)
+        self._lock = threading.Lock()
+        self._latest: Optional[Tuple[float, Dict[str, Any]]] = None
+        attach = getattr(self._jetson, "attach", None)
+        if callable(attach):
+            attach(self._on_update)  # called from jtop's reader thread on every update
+            self.stamps = "arrival"
+            self.timestamp_uncertainty_s = ARRIVAL_DELAY_S
+        else:
+            # a value read now was sampled up to one interval ago: stamp it in the middle, give or take
+            self.stamps = "read"
+            self.lag_s = 0.5 / self.nominal_rate_hz
+            self.timestamp_uncertainty_s = 0.5 / self.nominal_rate_hz
         try:
             power = self._power()
         except SensorError:
@@ -65,10 +85,16 @@ class JtopSensor(PowerSensor):
             what = "module input rail %s" % total_name
         else:
             what = "sum of the rails %s as jtop adds them (no input rail on this board)" % " + ".join(rails)
-        self.method = (
-            "jtop service, %s: instantaneous power (not jtop's running 'avg'), timestamped on reading, "
-            "so up to one %.1f s service interval late" % (what, 1.0 / self.nominal_rate_hz)
-        )
+        if self.stamps == "arrival":
+            when = "stamped when each service update arrived (within %.2f s of the service's read, assumed)" % (
+                ARRIVAL_DELAY_S
+            )
+        else:
+            when = (
+                "this jtop has no attach, so a value read here was sampled up to one %.1f s service interval "
+                "earlier: stamped half an interval back, give or take as much" % (1.0 / self.nominal_rate_hz)
+            )
+        self.method = "jtop service, %s: instantaneous power (not jtop's running 'avg'), %s" % (what, when)
 
     def _power(self) -> Dict[str, Any]:
         if not self._jetson.is_alive():
@@ -78,9 +104,23 @@ class JtopSensor(PowerSensor):
             raise SensorError("jtop reports no power rails here (jetson-stats 4.x expected): %r" % (power,))
         return power
 
+    def _on_update(self, jetson: Any) -> None:
+        power = jetson.power
+        if isinstance(power, dict):
+            with self._lock:
+                self._latest = (time.monotonic(), power)
+
     def read(self) -> PowerSample:
-        t = time.monotonic()
-        power = self._power()
+        with self._lock:
+            latest = self._latest
+        if latest is not None:
+            if not self._jetson.is_alive():
+                raise SensorError("the connection to the jtop service is closed")
+            t, power = latest
+        else:  # no update has arrived since we attached (or no attach): the value as it is now
+            t, power = time.monotonic() - self.lag_s, self._power()
+        if not power.get("rail") or "power" not in power.get("tot", {}):
+            raise SensorError("jtop reports no power rails here (jetson-stats 4.x expected): %r" % (power,))
         rails_w = {
             name: float(rail["power"]) / 1000.0
             for name, rail in power["rail"].items()

@@ -1,10 +1,17 @@
 """NVIDIA discrete-GPU power through NVML (the ``pynvml`` module of the nvidia-ml-py package).
 
 Preferred: ``nvmlDeviceGetTotalEnergyConsumption``, a cumulative counter in mJ (Volta and newer) that
-the driver updates about every 100 ms, differenced over the window. Else ``nvmlDeviceGetPowerUsage``
-in mW, which on recent GPUs is itself an average over the last second or so, integrated by the
-sampler. Either way the figure is the GPU board only, not the host CPU or memory. NVML reports no
-power on Jetson: there the ina3221 sensor is the one to use.
+the driver updates about every 100 ms, differenced over the window: a reading is up to one update
+old, so it is stamped half an update back, and a window must last ten updates. Else
+``nvmlDeviceGetPowerUsage`` in mW, which is not an instantaneous value: "on Ampere (except GA100) or
+newer GPUs, the API returns power averaged over 1 sec interval" (NVML reference), and older boards
+average over a sample period of 1/6 s to 1 s. A reading therefore stands for the middle of the
+second before it: it is stamped ``POWER_AVERAGE_S / 2`` back (``lag_s``), the sampler waits that
+much longer for the reading that closes a window, the timing uncertainty is recorded (wider where
+the averaging period is not known), and a window must last ``POWER_MIN_WINDOW_S`` so that the
+smoothing at its two edges stays a small part of it. Either way the figure is the GPU board only,
+not the host CPU or memory. NVML reports no power on Jetson: there the ina3221 sensor is the one
+to use.
 
 ``pynvml`` is imported in the constructor, so that the agent imports without it.
 """
@@ -21,6 +28,14 @@ INSTALL_HINT = "pip install 'edgeprof[agent-nvml]' (the nvidia-ml-py package, wh
 #: The energy counter moves in steps of about 100 ms; a window of ten steps keeps the quantisation
 #: at each edge under a few per cent.
 COUNTER_MIN_WINDOW_S = 1.0
+COUNTER_UPDATE_S = 0.1
+#: nvmlDeviceGetPowerUsage averages over the last second on Ampere and newer (1/6 s to 1 s before).
+POWER_AVERAGE_S = 1.0
+#: With readings that smooth a second, the window's edges blur by about half a second each: five
+#: seconds keeps that a tenth of the window at most.
+POWER_MIN_WINDOW_S = 5.0
+#: nvmlDeviceGetArchitecture's value for Ampere (NVML_DEVICE_ARCH_AMPERE); newer ones are larger.
+_ARCH_AMPERE = 7
 
 
 def _import_pynvml() -> Any:
@@ -69,15 +84,38 @@ class NVMLSensor(PowerSensor):
         self.source = "nvml:%s" % "+".join(labels)
         if self.use_counter:
             self.min_window_s = COUNTER_MIN_WINDOW_S
+            self.lag_s = COUNTER_UPDATE_S / 2
+            self.timestamp_uncertainty_s = COUNTER_UPDATE_S / 2
             self.method = (
                 "NVML total-energy counter (mJ, updated about every 100 ms) of %s, differenced over the "
                 "window; GPU board power only" % " + ".join(labels)
             )
         else:
+            known = self._averages_one_second()
+            self.min_window_s = POWER_MIN_WINDOW_S
+            self.lag_s = POWER_AVERAGE_S / 2
+            # a known 1 s average is well centred; an older board's shorter period may sit later
+            self.timestamp_uncertainty_s = 0.1 if known else POWER_AVERAGE_S / 2
             self.method = (
-                "NVML power usage (mW; the driver's own short average) of %s, integrated over the "
-                "window; GPU board power only" % " + ".join(labels)
+                "NVML power usage (mW) of %s: the driver's average over %s, each reading stamped %.1f s "
+                "back at the middle of it, integrated over the window (at least %.0f s); GPU board power only"
+                % (
+                    " + ".join(labels),
+                    "the last second (Ampere or newer)" if known else "up to the last second (older or unknown GPU)",
+                    self.lag_s,
+                    POWER_MIN_WINDOW_S,
+                )
             )
+
+    def _averages_one_second(self) -> bool:
+        """True when every GPU is Ampere or newer, whose power reading is a 1 s average."""
+        query = getattr(self._nvml, "nvmlDeviceGetArchitecture", None)
+        if query is None:
+            return False
+        try:
+            return all(int(query(handle)) >= _ARCH_AMPERE for _, handle in self._gpus)
+        except (self._nvml.NVMLError, TypeError, ValueError):
+            return False
 
     def _supports(self, query: Any) -> bool:
         try:
@@ -99,7 +137,8 @@ class NVMLSensor(PowerSensor):
                     values[label] = nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0
         except nvml.NVMLError as exc:
             raise SensorError("NVML read failed: %s" % exc) from exc
-        t = 0.5 * (before + time.monotonic())
+        # the instant a reading stands for: the middle of the read, less the driver's own lag
+        t = 0.5 * (before + time.monotonic()) - self.lag_s
         if self.use_counter:
             return PowerSample(t_monotonic_s=t, energy_j=sum(values.values()), rails_energy_j=values)
         return PowerSample(t_monotonic_s=t, power_w=sum(values.values()), rails_w=values)

@@ -9,11 +9,17 @@ timestamped readings (``time.monotonic()``, the clock the harness opens and clos
 - from power readings, the trapezoid integral of the readings over the window, with the power at
   both edges interpolated from the readings either side.
 
-A figure from too few readings is refused, not approximated: ``window`` raises ``SensorError`` when
-fewer than ``MIN_SAMPLES`` readings fall inside the window, when the window is shorter than
-``MIN_PERIODS`` sensor periods (or the sensor's own ``min_window_s``), when readings do not reach
-both edges, or when a gap of more than ``MAX_GAP_PERIODS`` periods breaks the series. The harness
-marks such a measurement as having no valid power figure.
+A figure from too few readings is refused, not approximated. ``window`` raises ``SensorError`` when
+the window is shorter than ``MIN_PERIODS`` sensor periods (or the sensor's own ``min_window_s``),
+when readings do not reach both edges, when fewer than ``MIN_SAMPLES`` readings fall inside it, when
+the readings inside achieved less than ``MIN_RATE_FRACTION`` of the sensor's nominal rate, or when a
+gap of more than ``MAX_GAP_PERIODS`` periods breaks the series: a sensor that claims 10 Hz but
+delivers a reading every 0.9 s gives a figure that is a guess between two points (seen: -15%), and
+it is refused. The harness marks such a measurement invalid, with the reason.
+
+Each figure is gross (``avg_w``, ``energy_j``) unless the sensor reads power above idle only;
+:func:`with_idle` adds the idle figure and the above-idle figures. ``energy_uncertainty_j`` bounds
+the error a reading's timestamp uncertainty allows at the two edges.
 
 Typical use::
 
@@ -27,7 +33,9 @@ The sampler does not own its sensor: close the sensor yourself.
 
 from __future__ import annotations
 
+import bisect
 import collections
+import dataclasses
 import threading
 import time
 from typing import Deque, Dict, Iterable, List, Optional, Sequence
@@ -38,11 +46,13 @@ from agent.power.integrate import integrate_trapezoid, interpolate
 from agent.protocol import PowerReport
 
 #: Fewer readings than this inside the window make its figure invalid.
-MIN_SAMPLES = 2
+MIN_SAMPLES = 4
 #: A window shorter than this many sensor periods is refused.
 MIN_PERIODS = 5.0
+#: The readings inside the window must come at no less than this share of the nominal rate.
+MIN_RATE_FRACTION = 0.5
 #: A hole in the readings longer than this many periods makes the window invalid.
-MAX_GAP_PERIODS = 10.0
+MAX_GAP_PERIODS = 3.0
 #: The thread gives up after this many failed reads in a row (the error is reported by ``window``).
 MAX_CONSECUTIVE_FAILURES = 10
 #: Readings older than this are dropped, so that a long-running agent does not grow without bound.
@@ -95,40 +105,92 @@ def report_for_window(
     hi = min(i for i, s in enumerate(points) if s.t_monotonic_s >= t1)
     used = points[lo : hi + 1]
     inside = [s for s in used if t0 <= s.t_monotonic_s <= t1]
-    if len(inside) < MIN_SAMPLES:
-        raise SensorError(
-            "%d reading(s) from %s inside a %.3f s window (at least %d needed): too few samples makes the "
-            "figure invalid, not approximate" % (len(inside), sensor.source, duration, MIN_SAMPLES)
-        )
+    gap = check_rate(inside, used, duration, sensor, period_s)
     ts = [s.t_monotonic_s for s in used]
-    gap = max(b - a for a, b in zip(ts, ts[1:]))
-    if gap > MAX_GAP_PERIODS * period_s:
-        raise SensorError(
-            "a %.3f s gap in the readings from %s (more than %g periods): the figure would be a guess"
-            % (gap, sensor.source, MAX_GAP_PERIODS)
-        )
     rails_w: Dict[str, float] = {}
     if use_counter:
         totals = [s.energy_j for s in used if s.energy_j is not None]
         energy_j = interpolate(ts, totals, t1) - interpolate(ts, totals, t0)
+        edge_w = abs(_slope(ts, totals, t0)) + abs(_slope(ts, totals, t1))
         for label in _common(s.rails_energy_j for s in used):
             values = [s.rails_energy_j[label] for s in used]
             rails_w[label] = (interpolate(ts, values, t1) - interpolate(ts, values, t0)) / duration
     else:
-        energy_j = integrate_trapezoid(ts, [s.power_w for s in used if s.power_w is not None], t0, t1)
+        watts = [s.power_w for s in used if s.power_w is not None]
+        energy_j = integrate_trapezoid(ts, watts, t0, t1)
+        edge_w = abs(interpolate(ts, watts, t0)) + abs(interpolate(ts, watts, t1))
         for label in _common(s.rails_w for s in used):
             rails_w[label] = integrate_trapezoid(ts, [s.rails_w[label] for s in used], t0, t1) / duration
     span = inside[-1].t_monotonic_s - inside[0].t_monotonic_s
+    achieved_hz = (len(inside) - 1) / span if span > 0 else 0.0
+    uncertainty_s = float(sensor.timestamp_uncertainty_s)
+    above_idle = bool(sensor.reads_above_idle)
     return PowerReport(
-        avg_w=energy_j / duration,
+        avg_w=None if above_idle else energy_j / duration,
         source=sensor.source,
         estimated=sensor.estimated,
         samples=len(inside),
-        rate_hz=(len(inside) - 1) / span if span > 0 else 0.0,
-        energy_j=energy_j,
+        rate_hz=achieved_hz,
+        energy_j=None if above_idle else energy_j,
         method=sensor.method,
         rails_w=rails_w,
+        above_idle_w=energy_j / duration if above_idle else None,
+        energy_above_idle_j=energy_j if above_idle else None,
+        idle_source="none: the readings are power above idle" if above_idle else "",
+        nominal_rate_hz=1.0 / period_s,
+        max_gap_s=gap,
+        timestamp_uncertainty_s=uncertainty_s,
+        # a reading's time off by up to u moves each edge's energy by up to u x the power there
+        energy_uncertainty_j=uncertainty_s * edge_w,
     )
+
+
+def check_rate(
+    inside: Sequence[PowerSample], used: Sequence[PowerSample], duration: float, sensor: PowerSensor, period_s: float
+) -> float:
+    """The achieved-rate rules; returns the longest gap between the readings ``used``."""
+    needed = max(MIN_SAMPLES, int(MIN_RATE_FRACTION * duration / period_s))
+    ts = [s.t_monotonic_s for s in used]
+    gap = max(b - a for a, b in zip(ts, ts[1:]))
+    if len(inside) < needed:
+        achieved = len(inside) / duration
+        raise SensorError(
+            "%d reading(s) from %s inside a %.3f s window (%.3g Hz achieved against the %.3g Hz it claims; at "
+            "least %d needed): too few samples makes the figure invalid, not approximate"
+            % (len(inside), sensor.source, duration, achieved, 1.0 / period_s, needed)
+        )
+    if gap > MAX_GAP_PERIODS * period_s:
+        raise SensorError(
+            "a %.3f s gap in the readings from %s (more than %g periods of %.3g s): the figure would be a guess"
+            % (gap, sensor.source, MAX_GAP_PERIODS, period_s)
+        )
+    return gap
+
+
+def with_idle(report: PowerReport, idle_w: Optional[float], idle_source: str, duration_s: float) -> PowerReport:
+    """``report`` with its idle figure and the figures that follow from it: above-idle power and
+    energy from a gross reading, or gross ones from an above-idle reading. Without ``idle_w`` the
+    report keeps what it knows and ``idle_source`` says why the idle figure is missing."""
+    if idle_w is None:
+        return dataclasses.replace(report, idle_w=None, idle_source=idle_source or report.idle_source)
+    if report.energy_j is not None:
+        above = report.energy_j - idle_w * duration_s
+        return dataclasses.replace(
+            report, idle_w=idle_w, idle_source=idle_source, energy_above_idle_j=above, above_idle_w=above / duration_s
+        )
+    if report.energy_above_idle_j is not None:
+        gross = report.energy_above_idle_j + idle_w * duration_s
+        return dataclasses.replace(
+            report, idle_w=idle_w, idle_source=idle_source, energy_j=gross, avg_w=gross / duration_s
+        )
+    return report
+
+
+def _slope(ts: Sequence[float], values: Sequence[float], t: float) -> float:
+    """The counter's rate (its power) on the segment around ``t``."""
+    i = max(1, min(len(ts) - 1, bisect.bisect_left(ts, t)))
+    dt = ts[i] - ts[i - 1]
+    return (values[i] - values[i - 1]) / dt if dt > 0 else 0.0
 
 
 def _covers(points: Sequence[PowerSample], t0: float, t1: float) -> bool:
@@ -225,7 +287,10 @@ class PowerSampler:
             else:
                 failures = 0
                 with self._cond:
-                    self._samples.append(sample)
+                    # a sensor that hands out its last update again (jtop between two service
+                    # updates) gives the same time twice: keep one, so rates count real readings
+                    if not self._samples or sample.t_monotonic_s > self._samples[-1].t_monotonic_s:
+                        self._samples.append(sample)
                     self._cond.notify_all()
             next_t += period
             now = time.monotonic()
@@ -234,7 +299,7 @@ class PowerSampler:
 
     def _wait_for_reading_after(self, t: float) -> None:
         """While running, wait (a few periods at most) for a reading at or after ``t``."""
-        deadline = time.monotonic() + 3.0 / self.rate_hz + 0.2
+        deadline = time.monotonic() + 3.0 / self.rate_hz + 0.2 + float(self.sensor.lag_s)
         with self._cond:
             while self.running and self._failure is None:
                 if self._samples and self._samples[-1].t_monotonic_s >= t:
@@ -273,7 +338,10 @@ class PowerSampler:
             t0 = time.monotonic()
             time.sleep(duration_s)
             t1 = time.monotonic()
-            return self.window(t0, t1).avg_w
+            gross = self.window(t0, t1).avg_w
+            if gross is None:
+                raise SensorError("%s reads power above idle only: it cannot measure idle power" % self.sensor.source)
+            return gross
         finally:
             if started_here:
                 self.stop()

@@ -22,4 +22,7 @@ class WorkerSpec:
     artifact_settings: Dict[str, Any] = dataclasses.field(default_factory=dict)
     eval_path: Optional[str] = None
     power: Optional[str] = None  # the power source the agent was told to use
+    target: str = ""  # the device's matched profile id in targets/ ("" if unknown): the estimate's basis
+    #: unix time by which the worker must have written its result (the service kills it then); 0 = unknown
+    deadline_at: float = 0.0
     schema_version: int = PROTOCOL_VERSION

@@ -11,11 +11,12 @@ instead of a vendor traceback. Vendor packages are imported inside methods, neve
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Dict, List, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from agent.errors import RuntimeLoadError
+from agent.errors import InferenceError, RuntimeLoadError
+from agent.protocol import LayerTime
 
 
 class LocalArtifact:
@@ -68,6 +69,8 @@ class Runtime:
     summary: ClassVar[str] = ""
     #: options ``--search wide`` also measures, as (label for the variant id, options)
     search_options: ClassVar[Tuple[Tuple[str, Dict[str, Any]], ...]] = ()
+    #: the runtime option a job's ``threads`` sets (None: the runtime has no thread setting)
+    threads_option: ClassVar[Optional[str]] = None
 
     def __init__(self, options: Optional[Dict[str, Any]] = None) -> None:
         self.options = dict(options or {})
@@ -94,6 +97,29 @@ class Runtime:
 
     def close(self) -> None:
         """Release the loaded model."""
+
+    def concurrent_infers(self, concurrency: int) -> List[Callable[[Dict[str, np.ndarray]], Any]]:
+        """One infer callable per query in flight, each safe to call from its own thread while the
+        others run, and releasing the GIL while it runs. The default shares :meth:`infer`, right
+        for a runtime whose session runs concurrent calls (ONNX Runtime's does)."""
+        return [self.infer] * concurrency
+
+    def run_concurrent(self, batches: List[Dict[str, np.ndarray]], concurrency: int, plan: Any) -> Any:
+        """A window with ``concurrency`` queries in flight (an :class:`agent.window.WindowTimes`);
+        the default runs :meth:`concurrent_infers` on threads. A runtime with its own asynchronous
+        API overrides this."""
+        from agent.window import threaded_window
+
+        return threaded_window(self.concurrent_infers(concurrency), batches, plan)
+
+    def layer_profile(self, batches: List[Dict[str, np.ndarray]], queries: int) -> List[LayerTime]:
+        """The top operators by time over ``queries`` profiled runs, in a session of their own so that
+        profiling never slows a timed window. Raises InferenceError where the runtime has no profiler."""
+        raise InferenceError("%s has no per-layer profiler in edgeprof" % self.name)
+
+    def device_memory_mib(self) -> Dict[str, float]:
+        """Device memory in use where the runtime exposes it (MiB by name); {} where it does not."""
+        return {}
 
     def check_kind(self, artifact: LocalArtifact) -> None:
         if artifact.kind not in self.artifact_kinds:

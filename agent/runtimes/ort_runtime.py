@@ -8,14 +8,19 @@ settings record what the session really registered (``get_providers``) and with 
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from agent.errors import InferenceError, RuntimeLoadError
+from agent.protocol import LayerTime
 from agent.protocol.dtypes import numpy_dtype_name
 from agent.runtimes.base import InputSpec, LocalArtifact, Runtime
+from agent.runtimes.layer_profile import top_operators
 
 #: ``--ort-providers`` names -> the execution providers they stand for, in priority order
 PROVIDER_ALIASES: Dict[str, Tuple[str, ...]] = {
@@ -78,10 +83,13 @@ class ORTRuntime(Runtime):
     summary = "ONNX Runtime (CPU; CUDA/TensorRT execution providers where installed)"
     # one thread: small models often run faster without the thread pool's hand-offs
     search_options = (("1t", {"intra_op_num_threads": 1}),)
+    threads_option = "intra_op_num_threads"
 
     def __init__(self, options: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(options)
         self._session: Any = None
+        self._model_path: Any = None
+        self._providers: List[str] = []
         self._inputs: List[InputSpec] = []
         self._settings: Dict[str, Any] = {}
 
@@ -101,13 +109,8 @@ class ORTRuntime(Runtime):
         import onnxruntime as ort
 
         model_path = artifact.path("model")
-        opts = ort.SessionOptions()
-        # set, never left to ORT's own choice, so the record can say what ran
-        threads = int(self.options.get("intra_op_num_threads") or usable_cpus())
-        inter = int(self.options.get("inter_op_num_threads") or 1)
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = inter
-        opts.log_severity_level = 3
+        opts = self.session_options()
+        threads, inter = opts.intra_op_num_threads, opts.inter_op_num_threads
         wanted = _session_providers(list(self.options.get("providers") or ["CPUExecutionProvider"]))
         have = ort.get_available_providers()
         missing = [_provider_name(p) for p in wanted if _provider_name(p) not in have]
@@ -120,6 +123,7 @@ class ORTRuntime(Runtime):
             self._session = ort.InferenceSession(str(model_path), sess_options=opts, providers=wanted)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
             raise RuntimeLoadError("ONNX Runtime cannot load %s: %s" % (model_path.name, _first_line(exc))) from exc
+        self._model_path, self._providers = model_path, wanted
         self._inputs = [
             InputSpec(i.name, list(i.shape), np.dtype(numpy_dtype_name(i.type) or "float32"))
             for i in self._session.get_inputs()
@@ -133,9 +137,53 @@ class ORTRuntime(Runtime):
         if used != ["CPUExecutionProvider"]:
             self._settings["provider_options"] = _provider_options(self._session, used)
 
+    def session_options(self) -> Any:
+        """The session options every session of this runtime uses (the timed one, the profiler's,
+        and the plain loop of the agreement benchmark): threads set, never left to ORT's choice,
+        so the record can say what ran."""
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(self.options.get("intra_op_num_threads") or usable_cpus())
+        opts.inter_op_num_threads = int(self.options.get("inter_op_num_threads") or 1)
+        opts.log_severity_level = 3
+        return opts
+
     @property
     def inputs(self) -> List[InputSpec]:
         return self._inputs
+
+    def layer_profile(self, batches: List[Dict[str, np.ndarray]], queries: int) -> List[LayerTime]:
+        """ONNX Runtime's profiler (``SessionOptions.enable_profiling``) in a second session: the
+        kernel time of each node, summed by operator type."""
+        if self._session is None:
+            raise InferenceError("layer_profile() called before load()")
+        import onnxruntime as ort
+
+        folder = tempfile.mkdtemp(prefix="edgeprof-ort-profile-")
+        try:
+            opts = self.session_options()
+            opts.enable_profiling = True
+            opts.profile_file_prefix = os.path.join(folder, "profile")
+            try:
+                session = ort.InferenceSession(str(self._model_path), sess_options=opts, providers=self._providers)
+                for i in range(queries):
+                    session.run(None, batches[i % len(batches)])
+                trace = session.end_profiling()
+                with open(trace, encoding="utf-8") as f:
+                    events = json.load(f)
+            except Exception as exc:
+                raise InferenceError("ONNX Runtime's profiler failed: %s" % _first_line(exc)) from exc
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        nodes = [
+            (str(e["args"]["op_name"]), str(e["name"]), float(e["dur"]), str(e["args"].get("provider", "")))
+            for e in events
+            if e.get("cat") == "Node"
+            and str(e.get("name", "")).endswith("_kernel_time")
+            and "op_name" in e.get("args", {})
+        ]
+        return top_operators(nodes, queries)
 
     def infer(self, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
         if self._session is None:

@@ -68,7 +68,7 @@ COLUMNS: list[tuple[str, Cell]] = [
     ("roofline_intensity_flop_per_byte", _roof("intensity_flop_per_byte")),
     ("roofline_ridge_flop_per_byte", _roof("ridge_flop_per_byte")),
     ("roofline_estimated", _roof("estimated")),
-    ("memory_need_bytes", lambda s, r: r.memory.need_bytes if r.memory is not None else None),
+    ("memory_need_bytes", lambda s, r: r.memory_fit.need_bytes if r.memory_fit is not None else None),
     ("pareto_rank", lambda s, r: s.ranking.rank(r.id)),
     ("target_pareto_rank", lambda s, r: s.ranking.target_rank(r.id)),
     ("meets_sla", lambda s, r: s.ranking.meets_sla(r.id)),

@@ -20,6 +20,8 @@ from pipeline.summary import RunSummary, Unfinished
 ESTIMATE_MARK = "~"
 FIDELITY_MARK = "†"
 FRONT_MARK = "★"
+#: A power or inferences-per-joule figure above idle only (the device's idle power is unknown).
+ABOVE_IDLE_MARK = "+"
 
 # (key, header): the table columns, in order, units in the headers.
 COLUMNS: list[tuple[str, str]] = [
@@ -80,6 +82,8 @@ def legend(table_rows: Sequence[Row]) -> str:
         parts.append(f"{ESTIMATE_MARK} cost: some inputs are estimates or defaults; cost at full load")
     if any(r.record.roofline is not None for r in table_rows):
         parts.append("roofline: measured throughput as % of the bound, mem = memory-bound, comp = compute-bound")
+    if any(ABOVE_IDLE_MARK in r.cells["power"] or ABOVE_IDLE_MARK in r.cells["ipj"] for r in table_rows):
+        parts.append(f"{ABOVE_IDLE_MARK} above idle only (no idle power figure for the device)")
     if any(r.fidelity for r in table_rows):
         kinds = {r.record.accuracy.loss_kind for r in table_rows if r.fidelity and r.record.accuracy is not None}
         what = " or ".join(
@@ -137,15 +141,16 @@ def rows(summary: RunSummary) -> list[Row]:
         mark = ESTIMATE_MARK if r.power_estimated else ""
         rank = summary.ranking.rank(r.id)
         front = DASH if rank is None or not r.valid else FRONT_MARK if rank == 0 else str(rank)
-        power_w = r.power.avg_w if r.power is not None else None
-        ipj = r.inferences_per_joule
+        power_w, ipj, above = gross_or_above_idle(r)
+        if above:
+            mark += ABOVE_IDLE_MARK
         loss = r.accuracy_loss
         cells = {
             "variant": text(r.variant_id),
             "runtime": f"{text(r.runtime)} {r.runtime_version}" if r.runtime_version else text(r.runtime),
             "precision": text(r.precision),
             "device": text(r.device_id),
-            "batch": text(r.batch_size),
+            "batch": text(r.batch_size) + (f" c{r.concurrency}" if r.concurrency > 1 else ""),
             "throughput": fmt(r.throughput_ips, strip=False),
             "p50": fmt(r.latency_ms.p50, strip=False),
             "p99": fmt(r.latency_ms.p99, strip=False),
@@ -172,6 +177,63 @@ def rows(summary: RunSummary) -> list[Row]:
             )
         )
     return out
+
+
+def gross_or_above_idle(r: Record) -> tuple[float | None, float | None, bool]:
+    """(power W, inferences per joule, above idle?): the gross figures, or where the device's idle
+    power is unknown the above-idle ones, flagged so the table can mark them."""
+    power = r.power
+    gross_w = power.avg_w if power is not None else None
+    if is_number(gross_w) or is_number(r.inferences_per_joule):
+        return gross_w, r.inferences_per_joule, False
+    above_w = power.above_idle_w if power is not None else None
+    ipj = r.inferences_per_joule_above_idle
+    return above_w, ipj, is_number(above_w) or is_number(ipj)
+
+
+def validity_line(r: Record) -> str:
+    """What the window's trust rests on, in one line: window, p99 basis, power readings, foreign load."""
+    v = r.validity
+    if v is None:
+        return f"{fmt(r.duration_s)} s, {fmt(r.queries)} queries (no validity figures from this agent)"
+    bits = [
+        f"{fmt(v.window_s)} s, {fmt(v.queries)} queries" + (f", {r.concurrency} in flight" if r.concurrency > 1 else "")
+    ]
+    bits.append("p99 interpolated" if v.p99_is_interpolation else "p99 measured")
+    if v.power_samples is not None:
+        bits.append(
+            f"{v.power_samples} power readings at {fmt(v.power_rate_hz)} Hz "
+            f"(sensor {fmt(v.power_nominal_rate_hz)} Hz, longest gap {fmt(v.power_max_gap_s)} s)"
+        )
+    elif v.power_refused:
+        bits.append("power refused")
+    if v.foreign_load is not None:
+        bits.append(f"foreign load {fmt_pct(v.foreign_load)}% of {v.cpus} CPU(s)")
+    if r.memory is not None and r.memory.peak_rss_mib is not None:
+        bits.append(f"peak RSS {fmt(r.memory.peak_rss_mib)} MiB")
+    return "; ".join(bits) + ("" if v.valid else " — INVALID")
+
+
+def top_operators_line(r: Record, keep: int = 3) -> str:
+    """``Conv 93% (1.2 ms), MaxPool 3% …`` from the record's layer profile; "" without one."""
+    return ", ".join(
+        f"{layer.op_type} {fmt_pct(layer.share)}% ({fmt(layer.time_ms)} ms)" for layer in r.layer_profile[:keep]
+    )
+
+
+def throughput_at_sla_lines(summary: RunSummary) -> list[str]:
+    """Per variant and device: the highest throughput whose p99 met the SLA, with where it was met."""
+    seen: dict[tuple[str, str], str] = {}
+    for r in summary.records:
+        t = r.throughput_at_sla
+        if (r.variant_id, r.device_id) in seen or t is None:
+            continue
+        in_flight = f", {t.concurrency} in flight" if t.concurrency > 1 else ""
+        seen[(r.variant_id, r.device_id)] = (
+            f"{text(r.variant_id)} on {text(r.device_id)}: {fmt(t.throughput_ips)} inf/s at batch {t.batch_size}"
+            f"{in_flight} (p99 {fmt(t.p99_ms)} ms ≤ {fmt(t.sla_p99_ms)} ms)"
+        )
+    return list(seen.values())
 
 
 def short_ids(ids: Sequence[str], keep: int = 3) -> str:
@@ -230,6 +292,9 @@ def power_provenance(summary: RunSummary) -> list[str]:
         rate = _span([p.rate_hz for p in powers], "Hz")
         idle = _span([p.idle_w for p in powers], "W")
         line = f"{source}: {kind}; {runs}, {samples} samples each at {rate}; idle {idle}"
+        idle_sources = sorted({p.idle_source for p in powers if p.idle_source})
+        if idle_sources:
+            line += " (" + "; ".join(idle_sources) + ")"
         if method:
             line += f"; method: {method}"
         lines.append(line)

@@ -86,8 +86,17 @@ def check_results(out: Path) -> dict:  # type: ignore[type-arg]
         assert r["power"]["samples"] >= 2
         assert r["accuracy"]["top1"] > 0.9 and r["accuracy"]["reference_top1"] > 0.9
         assert r["accuracy"]["loss_abs"] == pytest.approx(r["accuracy"]["reference_top1"] - r["accuracy"]["top1"])
-        assert r["inferences_per_joule"] == pytest.approx(1 / r["energy_j_per_inference"])
+        if r["inferences_per_joule"] is not None:  # gross, where the idle power is known
+            assert r["inferences_per_joule"] == pytest.approx(1 / r["energy_j_per_inference"])
+        else:  # an estimate without an idle figure knows only the part above idle
+            assert r["power"]["idle_w"] is None and r["power"]["avg_w"] is None
+            assert r["inferences_per_joule_above_idle"] == pytest.approx(1 / r["energy_above_idle_j_per_inference"])
     front = [r for r in records if r["pareto_rank"] == 0]
+    if not front and all(not r["valid"] and r["validity"]["reasons"] for r in records) and any(map(busy, records)):
+        # a busy machine: other processes took the worker's CPUs, so the agent refused every window
+        # (validity.reasons says so) and nothing is ranked or recommended; that is the honest answer
+        assert doc["recommended"] is None
+        return doc
     assert front, "the Pareto front is empty"
     rec = doc["recommended"]
     # on the front, unless one run cannot tell it from the front's best (then the reason says so)
@@ -95,6 +104,12 @@ def check_results(out: Path) -> dict:  # type: ignore[type-arg]
     html = (out / "report.html").read_text()
     assert doc["recommended"]["id"].split("/")[0] in html
     return doc
+
+
+def busy(record: dict) -> bool:  # type: ignore[type-arg]
+    """The agent marked the record invalid because other processes used the worker's CPUs."""
+    reasons = (record.get("validity") or {}).get("reasons") or []
+    return not record["valid"] and any(r.startswith("foreign load") for r in reasons)
 
 
 def test_optimize_over_the_embedded_broker(tmp_path: Path) -> None:
@@ -112,7 +127,7 @@ def test_optimize_over_the_embedded_broker(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     rebuilt = json.loads((out / "results.json").read_text())
     assert [r["id"] for r in rebuilt["variants"]] == [r["id"] for r in doc["variants"]]
-    assert rebuilt["recommended"]["id"] == doc["recommended"]["id"]
+    assert (rebuilt["recommended"] or {}).get("id") == (doc["recommended"] or {}).get("id")
 
 
 @pytest.mark.mqtt

@@ -75,3 +75,57 @@ def test_an_unknown_execution_provider_is_one_line_before_anything_is_written(tm
         "edgeprof: error: --ort-providers: unknown provider(s) rocm; known: cpu, cuda, tensorrt"
     ]
     assert not out.exists()
+
+
+def test_the_trtexec_style_options_reach_the_request_and_the_jobs(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pipeline.cli_optimize as cli
+    from pipeline.request import RunRequest
+
+    seen: list[RunRequest] = []
+    monkeypatch.setattr(cli, "_run", seen.append)
+    args = ["optimize", "m.onnx", "--out", str(tmp_path), "--iterations", "500", "--threads", "2"]
+    result = CliRunner().invoke(app, [*args, "--concurrency", "1,2,4", "--profile-layers"])
+
+    assert result.exit_code == 0, result.output
+    (request,) = seen
+    assert (request.iterations, request.threads, request.concurrency, request.profile_layers) == (
+        500,
+        2,
+        (1, 2, 4),
+        True,
+    )
+    assert CliRunner().invoke(app, ["optimize", "m.onnx", "--concurrency", "0"]).exit_code == 2
+
+
+def test_jobs_carry_the_new_knobs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from agent.signing import create_private_key, verify_job
+    from pipeline.jobs import make_jobs
+    from pipeline.request import RunRequest
+
+    request = RunRequest(model=Path("m.onnx"), out=Path("o"), iterations=300, threads=3, profile_layers=True,
+                         concurrency=(1, 2), sla_p99_ms=5.0)  # fmt: skip
+    manifest = SimpleNamespace(sha256="a" * 64, size_bytes=10, media_type="application/vnd.edgeprof.manifest+json")
+    built = SimpleNamespace(
+        build=SimpleNamespace(manifest_object=manifest),
+        spec=SimpleNamespace(id="ort-fp32", runtime="onnxruntime", precision="fp32", runtime_options={}),
+    )
+    server = SimpleNamespace(url_for=lambda sha: f"http://127.0.0.1:1/artifacts/{sha}")
+    key = create_private_key(tmp_path / "host.key")
+
+    (job,) = make_jobs(request, "run-1", [(built, "dev-1")], None, server, key)  # type: ignore[arg-type]
+
+    assert (job.iterations, job.threads, job.profile_layers, job.concurrency) == (300, 3, True, [1, 2])
+    assert job.sla_p99_ms == 5.0
+    import dataclasses
+    import time
+
+    import pytest
+
+    from agent.errors import ProtocolError
+
+    verify_job(job, key.public, time.time(), lambda _id: False)  # the new fields are signed with the rest
+    with pytest.raises(ProtocolError, match="bad signature"):
+        verify_job(dataclasses.replace(job, iterations=1), key.public, time.time(), lambda _id: False)

@@ -18,9 +18,9 @@ PROFILES = load_target_profiles()
 def test_each_figure_is_filled_or_its_absence_noted(tmp_path):
     counts = tiny_cnn_counts(tmp_path)
     (r,) = derive_figures([measured("fp32", 8, 2.0)], PROFILES, counts, CostOptions())
-    assert r.cost is not None and r.roofline is not None and r.memory is not None
+    assert r.cost is not None and r.roofline is not None and r.memory_fit is not None
     (bare,) = derive_figures([measured("fp32", 8, 2.0)], PROFILES, {}, CostOptions())
-    assert bare.roofline is None and bare.memory is None and NO_COUNT_NOTE in bare.notes
+    assert bare.roofline is None and bare.memory_fit is None and NO_COUNT_NOTE in bare.notes
     unknown = dataclasses.replace(measured("fp32", 8, 2.0), target="")
     (nowhere,) = derive_figures([unknown], PROFILES, counts, CostOptions())
     assert nowhere.cost is None and nowhere.roofline is None

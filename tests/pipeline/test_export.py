@@ -77,6 +77,13 @@ def test_nested_fields_keep_their_names():
         "idle_w",
         "method",
         "rails_w",
+        "above_idle_w",
+        "energy_above_idle_j",
+        "idle_source",
+        "nominal_rate_hz",
+        "max_gap_s",
+        "timestamp_uncertainty_s",
+        "energy_uncertainty_j",
     }
     assert set(v["accuracy"]) == {
         "top1", "reference_top1", "loss_abs", "loss_kind", "agreement", "cosine", "samples", "reference",

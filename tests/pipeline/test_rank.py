@@ -286,10 +286,10 @@ def test_memory_is_a_constraint():
     from pipeline.roofline import MemoryFit
 
     big = dataclasses.replace(
-        record("big"), memory=MemoryFit(need_bytes=9e9, capacity_bytes=8e9, capacity_provenance="profile")
+        record("big"), memory_fit=MemoryFit(need_bytes=9e9, capacity_bytes=8e9, capacity_provenance="profile")
     )
     small = dataclasses.replace(
-        record("small"), memory=MemoryFit(need_bytes=2e6, capacity_bytes=8e9, capacity_provenance="profile")
+        record("small"), memory_fit=MemoryFit(need_bytes=2e6, capacity_bytes=8e9, capacity_provenance="profile")
     )
     ranking = rank_records([big, small], CLASSIC_OBJECTIVES)
     assert ranking.reasons("big/local-myhost/b8") == ("needs 9,000 MB per query, more than the device's 8,000 MB",)
@@ -323,3 +323,21 @@ def test_each_ranked_figure_says_what_it_rests_on_and_estimates_can_be_excluded(
     assert strict.fallback_notes[0].startswith(
         "1 of 2 records have no energy figure (no power reading) that is not an estimate (estimates excluded)"
     )
+
+
+def test_an_invalid_record_is_not_ranked_and_the_agents_reasons_say_why() -> None:
+    import dataclasses
+
+    from agent.protocol import Validity
+
+    good = record("good", ipj=100)
+    bad = dataclasses.replace(
+        record("bad", ipj=500),  # the best figure of the two, from a window that cannot be trusted
+        valid=False,
+        validity=Validity(valid=False, reasons=["throttled: clock fell", "foreign load: 40%"]),
+    )
+
+    ranking = rank_records([good, bad])
+
+    assert ranking.rank(good.id) == 0 and ranking.rank(bad.id) is None
+    assert ranking.note(bad.id) == "not ranked: invalid measurement: throttled: clock fell; foreign load: 40%"

@@ -145,3 +145,55 @@ def test_a_variant_measured_twice_keeps_the_latest_result() -> None:
     records, _ = build_records([second, first], {}, {}, None)
     assert len(records) == 1 and records[0].accuracy is not None and records[0].accuracy.top1 == 0.9
     assert any("measured 2 times" in n for n in records[0].notes)
+
+
+def _at(batch: int, top1: float | None = None, **fields) -> Measurement:  # type: ignore[no-untyped-def]
+    return Measurement(
+        batch_size=batch, throughput_ips=10.0 * batch, latency_ms=LAT, queries=20, samples=20 * batch,
+        duration_s=2.0, valid=True, accuracy=AccuracyReport(samples=100, top1=top1) if top1 is not None else None,
+        **fields,
+    )  # fmt: skip
+
+
+def test_each_record_carries_the_accuracy_of_its_own_batch_size() -> None:
+    """The landed record copied one accuracy (the largest batch's) onto every batch's record."""
+    fp32 = dataclasses.replace(result("fp32", "fp32", None), measurements=[_at(1, 0.98), _at(8, 0.97)])
+    int8 = dataclasses.replace(result("int8", "int8-static", None), measurements=[_at(1, 0.95), _at(8, 0.90)])
+
+    records, _ = build_records([fp32, int8], {}, {}, None)
+
+    acc = {(r.variant_id, r.batch_size): r.accuracy for r in records}
+    assert acc[("int8", 1)].top1 == 0.95 and acc[("int8", 8)].top1 == 0.90
+    # each against the FP32 build at the same batch size
+    assert acc[("int8", 1)].reference_top1 == 0.98 and acc[("int8", 8)].reference_top1 == 0.97
+    assert acc[("int8", 8)].loss == pytest.approx(0.07)
+
+
+def test_an_older_agents_result_level_accuracy_still_applies() -> None:
+    res = result("int8", "int8-static", AccuracyReport(samples=100, top1=0.9), batches=(1, 8))
+    records, _ = build_records([res], {}, {}, host_top1=0.95)
+    assert all(r.accuracy is not None and r.accuracy.top1 == 0.9 for r in records)
+
+
+def test_the_new_figures_reach_the_record() -> None:
+    from agent.protocol import LayerTime, MemoryUse, ThroughputAtSLA, Validity
+
+    validity = Validity(valid=False, reasons=["throttled: clock fell"], queries=20, foreign_load=0.02)
+    m1 = _at(
+        1, energy_above_idle_j_per_inference=0.5, inferences_per_joule_above_idle=2.0, validity=validity,
+        layer_profile=[LayerTime("Conv", 1.5, 0.9, 3)], memory=MemoryUse(rss_mib=80.0, peak_rss_mib=90.0),
+        input_shapes={"image": [1, 1, 32, 32]},
+    )  # fmt: skip
+    m2 = _at(1, concurrency=4)
+    best = ThroughputAtSLA(throughput_ips=40.0, batch_size=1, concurrency=4, p99_ms=3.0, sla_p99_ms=5.0)
+    res = dataclasses.replace(result("fp32", "fp32", None), measurements=[m1, m2], throughput_at_sla=best)
+
+    records, _ = build_records([res], {}, {}, None)
+
+    one, four = records
+    assert one.id == "fp32/dev/b1" and four.id == "fp32/dev/b1c4" and four.concurrency == 4
+    assert one.validity == validity and one.energy_above_idle_j_per_inference == 0.5
+    assert one.inferences_per_joule_above_idle == 2.0
+    assert one.layer_profile[0].op_type == "Conv" and one.memory is not None and one.memory.peak_rss_mib == 90.0
+    assert one.input_shapes == {"image": [1, 1, 32, 32]}
+    assert one.throughput_at_sla == four.throughput_at_sla == best

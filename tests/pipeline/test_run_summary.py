@@ -27,7 +27,7 @@ def test_records_get_cost_roofline_and_memory_from_the_profile(tmp_path):
         assert r.target == "jetson-orin-nano-8gb"
         assert r.cost is not None and r.cost.pricing == "purchase"  # the $249 developer kit
         assert r.roofline is not None and r.roofline.power_mode == "15W"  # the profile's default mode
-        assert r.memory is not None and r.memory.fits
+        assert r.memory_fit is not None and r.memory_fit.fits
     assert run.constraints.budget_is_default and run.recommendation is not None
     assert run.recommendation.rule == "cheapest" and run.plan is None
 

@@ -28,8 +28,11 @@ from pipeline.report.view import (
     rows,
     short_ids,
     text,
+    throughput_at_sla_lines,
+    top_operators_line,
     unfinished_headline,
     unfinished_jobs,
+    validity_line,
 )
 from pipeline.summary import RunSummary
 
@@ -130,7 +133,7 @@ def _points(summary: RunSummary, fx: Figure, fy: Figure) -> list[ChartPoint]:
         ChartPoint(
             x=coords[r.id][0],
             y=coords[r.id][1],
-            label=f"{text(r.variant_id)}/b{text(r.batch_size)}",
+            label=f"{text(r.variant_id)}/b{text(r.batch_size)}" + (f"c{r.concurrency}" if r.concurrency > 1 else ""),
             kind=kinds[r.id],
             recommended=r.id == rec_id,
             tip=_tip(summary, r),
@@ -288,7 +291,37 @@ def provenance(summary: RunSummary) -> str:
         )
         + "</div>"
     )
-    return f'<section id="provenance"><h2>Provenance</h2><div class="prov">{power}{data}{devices}</div></section>'
+    return (
+        f'<section id="provenance"><h2>Provenance</h2><div class="prov">{power}{data}{devices}'
+        f"{trust_card(summary)}</div></section>"
+    )
+
+
+def trust_card(summary: RunSummary) -> str:
+    """Per measurement: what its validity rests on, its top operators, input shapes; and each
+    variant's throughput at the latency target."""
+    detail_rows = [
+        (
+            text(r.id),
+            validity_line(r),
+            ", ".join(f"{k} {'×'.join(str(d) for d in v)}" for k, v in r.input_shapes.items()) or DASH,
+            top_operators_line(r) or DASH,
+        )
+        for r in summary.records
+    ]
+    sla = throughput_at_sla_lines(summary)
+    sla_html = '<p class="small">Throughput at the latency target: ' + e("; ".join(sla)) + ".</p>" if sla else ""
+    return (
+        '<div class="card span"><h3>Measurement validity and profile</h3>'
+        + sla_html
+        + _table(
+            ("measurement", "what its figures rest on", "input shapes", "top operators (share, time per query)"),
+            detail_rows,
+            "no measurements",
+            "table-wrap flat",
+        )
+        + "</div>"
+    )
 
 
 def failed(summary: RunSummary) -> str:

@@ -255,3 +255,32 @@ def write_proc_stat(root: Path, cpu: tuple[int, ...], cpus: int = 4) -> Path:
     ]
     _write(root / "stat", "\n".join(lines))
     return root
+
+
+def write_process_stat(
+    root: Path, pid: int | str = "self", utime: int = 0, stime: int = 0, comm: str = "python3"
+) -> Path:
+    """Write ``<root>/<pid>/stat`` as the kernel does (proc(5)): utime and stime, fields 14 and 15, in
+    clock ticks; the command name in parentheses may hold spaces. Returns ``root``."""
+    fields = ["S", "1", "4242", "4242", "0", "-1", "4194304", "1000", "0", "0", "0", str(utime), str(stime)]
+    fields += ["0", "0", "20", "0", "5", "0", "123456", "987654321", "2048"]
+    _write(root / str(pid) / "stat", f"4242 ({comm}) " + " ".join(fields))
+    return root
+
+
+def write_cpuinfo(root: Path, model_name: str | None = None, board_model: str | None = None, cpus: int = 2) -> Path:
+    """Write ``<root>/cpuinfo``: x86 style (a ``model name`` line per CPU) or, with ``board_model``,
+    Raspberry Pi style (no model name; a ``Model`` line at the end). Returns ``root``."""
+    blocks = []
+    for i in range(cpus):
+        lines = [f"processor\t: {i}"]
+        if model_name is not None:
+            lines += ["vendor_id\t: AuthenticAMD", "cpu family\t: 25", f"model name\t: {model_name}"]
+        else:
+            lines += ["BogoMIPS\t: 108.00", "CPU implementer\t: 0x41", "CPU part\t: 0xd08"]
+        blocks.append("\n".join(lines))
+    text = "\n\n".join(blocks) + "\n"
+    if board_model is not None:
+        text += f"\nHardware\t: BCM2835\nRevision\t: c03114\nModel\t\t: {board_model}\n"
+    _write(root / "cpuinfo", text)
+    return root

@@ -32,7 +32,11 @@ class JtopException(Exception):
     pass
 
 
-def fake_jtop_module(power: dict[str, Any], start_error: str = "", interval: float = 0.5):
+def fake_jtop_module(power: dict[str, Any], start_error: str = "", interval: float = 0.5, attach: bool = True):
+    """jetson-stats 4.x's client as the sensor sees it: ``start``/``close``/``is_alive``, the served
+    ``interval``, the ``power`` property, and ``attach(observer)``: the real client's reader thread
+    updates its data when the service sends an update and then calls every observer with itself
+    (jtop/jtop.py ``_get_data``). ``deliver`` plays one such update; old clients had no ``attach``."""
     m = types.ModuleType("jtop")
     m.JtopException = JtopException  # type: ignore[attr-defined]
 
@@ -44,7 +48,14 @@ def fake_jtop_module(power: dict[str, Any], start_error: str = "", interval: flo
             self.interval = served
             self.power = power
             self.alive = False
+            self._observers: list = []
             jtop.instances.append(self)
+
+        def deliver(self, new_power: dict[str, Any]) -> None:
+            """An update from the service arrives: data first, then the observers."""
+            self.power = new_power
+            for observer in self._observers:
+                observer(self)
 
         def start(self) -> None:
             if start_error:
@@ -57,9 +68,59 @@ def fake_jtop_module(power: dict[str, Any], start_error: str = "", interval: flo
         def close(self) -> None:
             self.alive = False
 
+    if attach:
+
+        def attach_observer(self, observer) -> None:  # type: ignore[no-untyped-def]
+            self._observers.append(observer)
+
+        jtop.attach = attach_observer  # type: ignore[attr-defined]
     served = interval
     m.jtop = jtop  # type: ignore[attr-defined]
     return m
+
+
+def with_total(power: dict[str, Any], total_mw: int) -> dict[str, Any]:
+    return {"rail": power["rail"], "tot": dict(power["tot"], power=total_mw)}
+
+
+def test_a_reading_is_stamped_when_its_update_arrived_not_when_read(monkeypatch):
+    """The landed sensor stamped each reading when it read it, so a value the service sent up to an
+    interval earlier carried a later time."""
+    import time
+
+    module = fake_jtop_module(ORIN_NANO)
+    monkeypatch.setitem(sys.modules, "jtop", module)
+    sensor = JtopSensor()
+    client = module.jtop.instances[0]
+
+    client.deliver(with_total(ORIN_NANO, 7000))
+    arrived = time.monotonic()
+    time.sleep(0.3)
+    first = sensor.read()
+    again = sensor.read()  # no new update: the same reading, with the same stamp
+
+    assert first.power_w == pytest.approx(7.0)
+    assert abs(first.t_monotonic_s - arrived) < 0.05
+    assert again.t_monotonic_s == first.t_monotonic_s
+    assert sensor.stamps == "arrival" and sensor.timestamp_uncertainty_s <= 0.05
+    client.deliver(with_total(ORIN_NANO, 8000))
+    assert sensor.read().power_w == pytest.approx(8.0)
+    assert "stamped when each service update arrived" in sensor.method
+
+
+def test_without_attach_a_reading_is_stamped_half_an_interval_back_with_that_uncertainty(monkeypatch):
+    import time
+
+    monkeypatch.setitem(sys.modules, "jtop", fake_jtop_module(ORIN_NANO, interval=1.0, attach=False))
+    sensor = JtopSensor()
+
+    before = time.monotonic()
+    sample = sensor.read()
+
+    assert sensor.stamps == "read"
+    assert sensor.timestamp_uncertainty_s == pytest.approx(0.5)
+    assert sample.t_monotonic_s == pytest.approx(before - 0.5, abs=0.05)
+    assert "no attach" in sensor.method
 
 
 def test_absent_jtop_is_a_sensor_error_with_a_hint(monkeypatch):

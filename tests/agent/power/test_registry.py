@@ -11,7 +11,7 @@ from agent.power.estimate import CPULoadEstimate
 from agent.power.ina3221 import INA3221Sensor
 from agent.power.rapl import RAPLSensor
 
-from .fake_sysfs import RAPL_DESKTOP, make_jetson_sysfs, make_rapl_sysfs, write_proc_stat
+from .fake_sysfs import RAPL_DESKTOP, make_jetson_sysfs, make_rapl_sysfs, write_proc_stat, write_process_stat
 
 STAT = (1000, 0, 500, 8000, 200, 0, 100, 0, 0, 0)
 
@@ -28,6 +28,7 @@ def roots(tmp_path):
     sysfs, proc = tmp_path / "sys", tmp_path / "proc"
     sysfs.mkdir()
     write_proc_stat(proc, STAT)
+    write_process_stat(proc, "self", utime=100, stime=20)
     return sysfs, proc
 
 

@@ -58,3 +58,17 @@ def test_registry() -> None:
     assert "onnxruntime" in installed_runtimes()
     with pytest.raises(RuntimeLoadError, match="unknown runtime"):
         get_runtime("nope")
+
+
+def test_the_profiler_runs_in_its_own_session_and_sums_by_operator_type() -> None:
+    rt = ORTRuntime({"intra_op_num_threads": 1})
+    rt.load(LocalArtifact.onnx(DEMO_MODEL_PATH))
+    feeds = [{"image": np.zeros((2, 1, 32, 32), np.float32)}]
+
+    profile = rt.layer_profile(feeds, 4)
+
+    assert [layer.op_type for layer in profile][0] == "Conv"
+    assert {"Conv", "MaxPool"} <= {layer.op_type for layer in profile}
+    assert profile[0].nodes >= 2 and profile[0].time_ms > 0
+    assert all(layer.detail == "CPUExecutionProvider" for layer in profile)
+    assert rt.infer(feeds[0])[0].shape == (2, 10)  # the timed session is untouched

@@ -256,6 +256,7 @@ import json, sys
 import numpy as np
 from agent.runtimes.base import LocalArtifact
 from agent.runtimes.ov_runtime import OVRuntime
+from agent.window import WindowPlan
 
 images = np.load(sys.argv[1])
 report = {"version": OVRuntime.version(), "python": list(sys.version_info[:2]), "runs": {}}
@@ -265,6 +266,10 @@ for label, kind, files in json.loads(sys.argv[2]):
         (logits,) = rt.infer({"image": images})
         np.save(sys.argv[3] + "/" + label + ".npy", logits)
         report["runs"][label] = rt.settings()
+        # the async queue and the performance counters through the 2022.3 API
+        window = rt.run_concurrent([{"image": images[:2]}], 2, WindowPlan.build(0.1, 5, 0))
+        report["runs"][label]["async_queries"] = len(window.latencies_s)
+        report["runs"][label]["profile_top"] = rt.layer_profile([{"image": images[:2]}], 2)[0].op_type
 print(json.dumps(report))
 """
 
@@ -316,5 +321,43 @@ def test_legacy_openvino_runtime_api_on_python_38_agrees_with_onnx_runtime(legac
         assert settings["api"].startswith("openvino.runtime 2022.3") and settings["api"].endswith("(legacy)")
         assert settings["inference_precision"] == "f32"
         assert set(settings["compute_layer_precisions"]) == {"f32"}  # 2022.3 says FP32: normalised
+        assert settings["async_queries"] >= 5 and settings["profile_top"] in {"Convolution", "FullyConnected"}
         logits = np.load(tmp_path / f"{label}.npy")
         np.testing.assert_allclose(logits, reference, atol=ATOL, rtol=0)
+
+
+@pytest.mark.openvino
+def test_async_requests_in_flight_through_the_harness(tmp_path: Path) -> None:
+    from agent.harness import EvalSet, WindowSettings, measure
+    from agent.proc_stats import CPUAccount
+
+    rt = OVRuntime({"performance_hint": "THROUGHPUT", "num_streams": 2, "inference_num_threads": 2})
+    rt.load(DEMO)
+    data = EvalSet({DEMO_INPUT_NAME: demo_images(16)})
+    settings = WindowSettings(warmup_s=0.05, min_duration_s=0.3, min_queries=20, concurrency=2, p99_queries=0)
+    (tmp_path / "self").mkdir()
+    (tmp_path / "self" / "stat").write_text("1 (x) S " + " ".join(["0"] * 20))
+    (tmp_path / "stat").write_text("cpu0 0 0 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0\n")
+
+    m = measure(rt, data, 4, settings=settings, cpu_account=CPUAccount(proc_root=tmp_path, cpus={0, 1}))
+
+    assert m.concurrency == 2 and m.queries >= 20 and m.samples == 4 * m.queries
+    assert m.latency_ms.min > 0 and m.throughput_ips == pytest.approx(m.samples / m.duration_s)
+    rt.close()
+
+
+@pytest.mark.openvino
+def test_performance_counters_give_the_top_node_types() -> None:
+    rt = OVRuntime(STRICT)
+    rt.load(DEMO)
+    batches = [{DEMO_INPUT_NAME: demo_images(2)}]
+
+    profile = rt.layer_profile(batches, 5)
+
+    assert profile and profile[0].time_ms > 0 and profile[0].share > 0.3
+    assert profile[0].op_type in {"Convolution", "FullyConnected", "MatMul"}
+    assert profile[0].detail  # the kernel, e.g. jit_avx512_FP32 or brgconv_avx512_f32
+    assert sum(layer.share for layer in profile) <= 1.0 + 1e-9
+    # the timed model stays without counters
+    assert "PERF_COUNT" not in rt.settings()["requested"]
+    rt.close()

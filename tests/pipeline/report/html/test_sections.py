@@ -64,3 +64,23 @@ def test_failures_and_unfinished_only_when_there_are_some():
 def test_notes_shared_by_all_records_say_all():
     run = summary([record("a", notes=["cpu governor is powersave"]), record("b", notes=["cpu governor is powersave"])])
     assert "cpu governor is powersave <span" in notes(run) and "(all)" in notes(run)
+
+
+def test_the_trust_card_shows_what_each_measurement_rests_on() -> None:
+    import dataclasses
+
+    from agent.protocol import LayerTime, ThroughputAtSLA, Validity
+    from pipeline.report.html.sections import trust_card
+
+    best = ThroughputAtSLA(throughput_ips=900.0, batch_size=8, concurrency=1, p99_ms=4.0, sla_p99_ms=5.0)
+    r = dataclasses.replace(
+        record("ort-int8"), validity=Validity(window_s=2.0, queries=1500, cpus=2, foreign_load=0.01),
+        layer_profile=(LayerTime("Conv", 0.5, 0.9, 4),), input_shapes={"image": [8, 1, 32, 32]},
+        throughput_at_sla=best,
+    )  # fmt: skip
+    html = trust_card(summary([r, record("ort-fp32")]))
+    assert "Measurement validity and profile" in html
+    assert "1500 queries; p99 measured" in html.replace(",", "") and "Conv 90.0% (0.5 ms)" in html
+    assert "image 8×1×32×32" in html
+    assert "Throughput at the latency target: ort-int8 on local-myhost: 900 inf/s at batch 8" in html
+    assert "no validity figures from this agent" in html  # the record without them says so

@@ -1,0 +1,81 @@
+"""OpenVINO's own ways of being measured: asynchronous requests in flight, and performance counters.
+
+- :func:`async_window` keeps ``concurrency`` infer requests busy through an ``AsyncInferQueue``, as
+  ``benchmark_app`` does in throughput mode: the compiled model's streams then run them side by
+  side. A query's latency is the one OpenVINO measured for its request.
+- :func:`perf_counter_profile` compiles the model a second time with ``PERF_COUNT`` on and reads
+  each request's ``get_profiling_info()``: the real time of every executed node, by node type and
+  the kernel (``exec_type``) that ran it. The timed model is left without counters.
+
+Both use only what the current API and the 2022.3 LTS API have in common.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List
+
+import numpy as np
+
+from agent.errors import InferenceError
+from agent.protocol import LayerTime
+from agent.runtimes.layer_profile import top_operators
+from agent.window import WindowPlan, WindowTimes
+
+
+def async_window(
+    compiled: Any,
+    queue_class: Any,
+    batches: List[Dict[str, np.ndarray]],
+    concurrency: int,
+    plan: WindowPlan,
+    share_inputs: bool = False,
+) -> WindowTimes:
+    """A window with ``concurrency`` requests in flight until ``plan`` says stop, the way
+    ``benchmark_app`` runs its asynchronous loop: wait for an idle request, read the latency
+    OpenVINO measured for its last query (``InferRequest.latency``, ms), start it on the next
+    batch. No Python callback runs per query; queries still in flight at the stop are waited for."""
+    queue = queue_class(compiled, concurrency)
+    kwargs = {"share_inputs": True} if share_inputs else {}
+    latencies: List[float] = []
+    in_flight = set()
+    perf = time.perf_counter
+    n = len(batches)
+    t0 = time.monotonic()
+    start = perf()
+    i = 0
+    try:
+        while not plan.done(perf() - start, len(latencies)):
+            idle = queue.get_idle_request_id()
+            if idle in in_flight:
+                latencies.append(queue[idle].latency / 1000.0)
+            else:
+                in_flight.add(idle)
+            queue.start_async(batches[i % n], **kwargs)
+            i += 1
+        queue.wait_all()
+        wall = perf() - start
+        latencies.extend(queue[k].latency / 1000.0 for k in in_flight)
+    except Exception as exc:
+        raise InferenceError("OpenVINO failed during asynchronous inference: %s" % exc) from exc
+    return WindowTimes(latencies, t0, t0 + wall, wall, concurrency=concurrency)
+
+
+def perf_counter_profile(
+    core: Any, model: Any, device: str, config: Dict[str, str], batches: List[Dict[str, np.ndarray]], queries: int
+) -> List[LayerTime]:
+    """Top node types by real time over ``queries`` runs of a ``PERF_COUNT`` compilation."""
+    try:
+        compiled = core.compile_model(model, device, dict(config, PERF_COUNT="YES"))
+        request = compiled.create_infer_request()
+        nodes = []
+        for i in range(queries):
+            request.infer(batches[i % len(batches)])
+            for info in request.get_profiling_info():
+                if "EXECUTED" not in str(info.status):
+                    continue
+                micros = info.real_time.total_seconds() * 1e6
+                nodes.append((str(info.node_type), str(info.node_name), micros, str(info.exec_type)))
+    except Exception as exc:
+        raise InferenceError("OpenVINO's performance counters failed: %s" % exc) from exc
+    return top_operators(nodes, queries)
