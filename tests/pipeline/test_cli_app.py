@@ -110,7 +110,7 @@ def test_jobs_carry_the_new_knobs(tmp_path) -> None:  # type: ignore[no-untyped-
     manifest = SimpleNamespace(sha256="a" * 64, size_bytes=10, media_type="application/vnd.edgeprof.manifest+json")
     built = SimpleNamespace(
         build=SimpleNamespace(manifest_object=manifest),
-        spec=SimpleNamespace(id="ort-fp32", runtime="onnxruntime", precision="fp32", runtime_options={}),
+        spec=SimpleNamespace(id="ort-fp32", runtime="onnxruntime", precision="fp32", runtime_options={}, power_mode=""),
     )
     server = SimpleNamespace(url_for=lambda sha: f"http://127.0.0.1:1/artifacts/{sha}")
     key = create_private_key(tmp_path / "host.key")

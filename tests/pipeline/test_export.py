@@ -184,7 +184,7 @@ def test_the_decision_reaches_results_json(tmp_path):
     assert v["cost"]["pricing"] == "purchase" and v["cost"]["usd_per_million_at_load"] > 0
     assert {i["name"] for i in v["cost"]["inputs"]} >= {"purchase_price", "electricity_price", "utilisation"}
     assert v["roofline"]["bound"] in ("memory", "compute") and 0 < v["roofline"]["fraction"]
-    assert v["memory"]["capacity_bytes"] == 8e9
+    assert v["memory_fit"]["capacity_bytes"] == 8e9
     assert v["figure_kinds"]["cost_usd_per_million"] == "estimated" and v["target_pareto_rank"] is not None
     assert doc["recommended"]["rule"] == "cheapest" and doc["recommended_per_target"] == {}
     plan = doc["plan"]
