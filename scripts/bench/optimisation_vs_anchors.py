@@ -83,6 +83,8 @@ class Build:
     source: str  # "anchor" or "edgeprof"
     infer: Callable[[dict[str, np.ndarray]], Any]
     note: str = ""
+    runtime: Any = None  # edgeprof's runtime object, for queries in flight
+    concurrency: int = 1
     quality: float = float("nan")
     tput: dict[int, list[float]] = field(default_factory=lambda: {b: [] for b in BATCHES})
 
@@ -206,7 +208,7 @@ def edgeprof_front(case: Case, work: Path) -> tuple[list[Build], dict[str, Any]]
         str(Path(sys.executable).parent / "edgeprof"), "optimize", str(case.model), "--calib", str(calib),
         "--eval", str(evals), "--out", str(out), "--batch", ",".join(map(str, BATCHES)),
         "--runtimes", SEARCH["runtimes"], "--precisions", SEARCH["precisions"], "--search", SEARCH["search"],
-        "--max-accuracy-loss", str(budget), "--min-duration", "1", "--job-key-file", str(work / "job.key"),
+        "--max-accuracy-loss", str(budget), "--min-duration", "1", "--concurrency", "1,2",
     ]  # fmt: skip
     started = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
@@ -214,14 +216,15 @@ def edgeprof_front(case: Case, work: Path) -> tuple[list[Build], dict[str, Any]]
     if proc.returncode != 0:
         raise SystemExit(f"edgeprof optimize failed on {case.name}:\n{proc.stderr}\n{proc.stdout[-3000:]}")
     doc = json.loads((out / "results.json").read_text())
-    front_ids = {r["variant_id"] for r in doc["variants"] if r.get("pareto_rank") == 0}
+    # a front "build" is a variant at a number of queries in flight: re-timed at both batch sizes
+    front_ids = {(r["variant_id"], r.get("concurrency", 1)) for r in doc["variants"] if r.get("pareto_rank") == 0}
     plan = plan_variants(
         SEARCH["precisions"].split(","), SEARCH["runtimes"].split(","), search=SEARCH["search"]
     )  # the same plan edgeprof made: it gives each variant's runtime options
     specs = {v.id: v for v in plan.variants}
     store = ArtifactStore(out / "artifacts")
     builds = []
-    for vid in sorted(front_ids):
+    for vid, concurrency in sorted(front_ids):
         record = next(r for r in doc["variants"] if r["variant_id"] == vid)
         build = store.get_build(record["artifact_sha256"])
         assert build is not None, vid
@@ -234,13 +237,15 @@ def edgeprof_front(case: Case, work: Path) -> tuple[list[Build], dict[str, Any]]
             files[m.role] = target
         runtime = get_runtime(specs[vid].runtime)(dict(specs[vid].runtime_options))
         runtime.load(LocalArtifact(build.kind, files, dict(build.manifest.settings)))
-        builds.append(Build(vid, "edgeprof", runtime.infer, note=_settings_note(runtime.settings())))
+        name = vid if concurrency == 1 else f"{vid} ({concurrency} in flight)"
+        note = _settings_note(runtime.settings()) + (f", {concurrency} queries in flight" if concurrency > 1 else "")
+        builds.append(Build(name, "edgeprof", runtime.infer, note, runtime, concurrency))
     info = {
         "wall_s": wall,
         "variants": len({r["variant_id"] for r in doc["variants"]}),
         "rejected": [f for f in doc["failed"] if "rejected on the host" in f["error"]],
         "failed": [f for f in doc["failed"] if "rejected on the host" not in f["error"]],
-        "front": sorted(front_ids),
+        "front": sorted(f"{v}@c{c}" for v, c in front_ids),
         "recommended": doc.get("recommended"),
     }
     return builds, info
@@ -265,6 +270,14 @@ def score(case: Case, build: Build) -> float:
 
 
 def timed(build: Build, feeds: list[dict[str, np.ndarray]], window_s: float, warmup_s: float) -> float:
+    """Queries per second over one window: one at a time, or with the build's queries in flight
+    through the runtime's own concurrent path (the agent's)."""
+    if build.concurrency > 1:
+        from agent.window import WindowPlan
+
+        build.runtime.run_concurrent(feeds, build.concurrency, WindowPlan.build(warmup_s, 4, 4))
+        times = build.runtime.run_concurrent(feeds, build.concurrency, WindowPlan.build(window_s, 20, 20))
+        return len(times.latencies_s) / times.wall_s
     infer = build.infer
     end = time.perf_counter() + warmup_s
     i = 0
