@@ -10,7 +10,7 @@ cheapest measured option is named too.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.cost import HOURS_PER_MONTH, CostOptions
@@ -58,14 +58,19 @@ def default_delays(p99_ms: float) -> tuple[float, ...]:
 
 
 def select_targets(
-    candidates: Sequence[Candidate], profiles: Mapping[str, TargetProfile], names: Sequence[str]
+    candidates: Sequence[Candidate],
+    profiles: Mapping[str, TargetProfile],
+    names: Sequence[str],
+    measured: Iterable[str] = (),
 ) -> tuple[list[Candidate], list[TargetProfile]]:
     """The measured candidates ``names`` keep (by target or device id; all when empty) and the named
-    profiles nothing was measured on; ValueError for a name that is neither."""
+    profiles nothing was measured on; ValueError for a name that is neither. ``measured`` holds the
+    ids of every device and target with records, usable or not: naming one whose records were all
+    left out (invalid windows, over the budget) leaves it with no option, said in ``left_out``."""
     if not names:
         return list(candidates), []
     kept = [c for c in candidates if c.target in names or c.device_id in names]
-    measured = {c.target for c in candidates} | {c.device_id for c in candidates}
+    measured = set(measured) | {c.target for c in candidates} | {c.device_id for c in candidates}
     projected = []
     for name in names:
         if name in measured:
@@ -73,7 +78,7 @@ def select_targets(
         if name not in profiles:
             known = ", ".join(sorted(profiles))
             raise ValueError(
-                f"--targets: {name!r} is neither a measured device or target nor a profile; known: {known}"
+                f"planner target {name!r} is neither a measured device or target nor a profile; known: {known}"
             )
         projected.append(profiles[name])
     return kept, projected
@@ -91,7 +96,8 @@ def plan_deployment(
     """Size every candidate for ``workload`` and answer: the cheapest that meets the SLA, and more."""
     delays = tuple(delays_ms) if delays_ms else default_delays(workload.p99_ms)
     everything, left_out = measured_candidates(records, profiles, constraints)
-    measured, to_project = select_targets(everything, profiles, targets)
+    ids = {r.device_id for r in records} | {r.target for r in records if r.target}
+    measured, to_project = select_targets(everything, profiles, targets, ids)
     projected, refused = projected_candidates(everything, records, to_project)
     options = [size(c, workload, cost_options, delays) for c in measured + projected]
     options.sort(key=_order)

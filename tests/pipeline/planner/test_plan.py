@@ -157,5 +157,13 @@ def test_builds_outside_the_accuracy_budget_are_left_out_and_named(counts):
 
 def test_unknown_targets_are_refused_with_the_known_ones(counts):
     records = with_figures([measured("fp32", 1, 10.0)], counts)
-    with pytest.raises(ValueError, match="'nvidia-b300' is neither a measured device or target nor a profile; known: "):
+    unknown = "planner target 'nvidia-b300' is neither a measured device or target nor a profile; known: "
+    with pytest.raises(ValueError, match=unknown):
         plan(records, Workload(rate_per_s=1.0, p99_ms=100.0), targets=["nvidia-b300"])
+
+
+def test_a_measured_target_whose_records_were_all_left_out_is_no_unknown_target(counts):
+    records = with_figures([measured("int8", 1, 5.0, loss=0.03, precision="int8")], counts)
+    result = plan(records, Workload(rate_per_s=1.0, p99_ms=100.0), targets=["pi-01"])
+    assert result.options == () and result.cheapest is None
+    assert any("int8/pi-01/b1" in why for why in result.left_out)
