@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -154,4 +155,86 @@ def test_one_link_cut_mid_benchmark_loses_nothing_and_spares_the_other(tmp_path:
         link.close()
         for agent in agents.values():
             agent.stop()
+        db.close()
+
+
+def hanging_model(path: Path) -> Path:
+    """An ONNX model whose one inference never ends: a Loop of 10^15 additions."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    value = helper.make_tensor_value_info
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["x_in", "one"], ["x_out"])],
+        "body",
+        [
+            value("i", TensorProto.INT64, []),
+            value("cond_in", TensorProto.BOOL, []),
+            value("x_in", TensorProto.FLOAT, [1, 4]),
+        ],
+        [value("cond_out", TensorProto.BOOL, []), value("x_out", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])],
+    )
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["trip", "cond", "x"], ["y"], body=body)],
+        "hang",
+        [value("x", TensorProto.FLOAT, [1, 4])],
+        [value("y", TensorProto.FLOAT, [1, 4])],
+        [
+            helper.make_tensor("trip", TensorProto.INT64, [], [10**15]),
+            helper.make_tensor("cond", TensorProto.BOOL, [], [True]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_hanging_model_is_killed_at_its_deadline_and_the_agent_serves_the_next_job(
+    tmp_path: Path, mosquitto, served
+) -> None:  # type: ignore[no-untyped-def]
+    from agent.protocol import MANIFEST_MEDIA_TYPE, ArtifactRef
+    from pipeline.artifact_server import ArtifactServer
+    from pipeline.store import ArtifactStore
+
+    model, ev = served
+    host_key = load_private_key(tmp_path / "host.key", create=True)
+    state = tmp_path / "agent" / "state"
+    keyring = Keyring(tmp_path / "devices")
+    keyring.add(resilience.DEVICE, load_private_key(state / "device.key", create=True).public)
+    agent = AgentProcess(mosquitto.url, state, tmp_path / "host.key.pub").start()
+    store = ArtifactStore(tmp_path / "hang-store")
+    built = store.put_build("onnx", {"model": hanging_model(tmp_path / "hang.onnx")}).manifest_object
+    db = ResultsDB(tmp_path / "host.db")
+    host = MQTTHost(mosquitto.url, db, host_key, keyring)
+    try:
+        with ArtifactServer(store) as server:
+            ref = ArtifactRef(built.sha256, server.url_for(built.sha256), built.size_bytes, MANIFEST_MEDIA_TYPE)
+            unsigned = dataclasses.replace(make_job(model, ev, host_key), model=ref, eval_data=None, deadline_s=8)
+            hang = sign_job(dataclasses.replace(unsigned, signature=""), host_key)
+            good = make_job(model, ev, host_key)
+            db.add_jobs([hang, good])
+            host.connect()
+            NamedDevices(host, [resilience.DEVICE]).wait_ready(30)
+            started = time.monotonic()
+            host.send_job(hang)
+            host.send_job(good)
+            first = host.results.get(timeout=60)
+        took = time.monotonic() - started
+        assert first.job_id == hang.job_id and first.status == "failed"
+        assert "ran past its deadline of 8 s and was killed" in first.error, first.error
+        assert took < 30, f"the hanging job held the agent {took:.0f} s for a deadline of 8 s"
+        second = host.results.get(timeout=60)
+        assert second.job_id == good.job_id and second.status == "ok"  # the agent was not stuck
+        wait_for(lambda: agent.outbox_count() == 0, 30, "both results to be acknowledged")
+        assert [(r[0], r[1]) for r in db._db.execute("SELECT job_id, COUNT(*) FROM results GROUP BY job_id")] == sorted(
+            [(hang.job_id, 1), (good.job_id, 1)]
+        )
+        leftover = subprocess.run(["pgrep", "-f", f"agent.worker {state}"], capture_output=True, text=True)
+        assert leftover.stdout.strip() == "", "the killed benchmark process is still running"
+        assert agent.proc is not None and agent.proc.poll() is None
+    finally:
+        host.close()
+        agent.stop()
         db.close()
