@@ -226,19 +226,22 @@ def main() -> int:
         "bounds for this machine. The fleet process (all the agents' clients) runs on the same CPUs as the host.",
         "",
         "The agents are simulated: real MQTT clients, one connection and one Ed25519 key each, signing real "
-        "results and a retained status; not the agent process (no outbox database, no benchmarks). Each burst, "
+        "results and a retained status; not the agent process (no outbox database, no benchmarks). "
+        "Each burst, "
         f"every agent publishes {r['per_burst'] // r['agents']} results alone at once; what is not "
         f"acknowledged within {RESEND_S:.0f} s is resent in signed batches. The host is the real MQTTHost and "
-        "results database. Drain time: from a burst's first publish to its last result committed.",
+        "results database. Drain time: from a burst's first publish to its last result committed. Results per "
+        "host CPU-second is the figure other work on the machine does not change.",
         "",
         "| agents | results | bursts | stored | lost | stored twice | DB integrity | drain per burst (s) "
         "| results/s per burst (min / median) | results/s overall | send rounds per burst | host CPU (s) "
-        "| host peak RSS (MiB) | host Python heap peak |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| results per host CPU-second | host peak RSS (MiB) | host Python heap peak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         f"| {r['agents']} | {r['results']:,} | {r['bursts']} x {r['per_burst']:,} | {r['stored']:,} | {r['lost']} "
         f"| {r['duplicates']} | {r['integrity']} | {', '.join(str(d) for d in r['drain_s'])} "
         f"| {r['rate_min']:,.0f} / {r['rate_median']:,.0f} | {r['overall_rate']:,.0f} "
-        f"| {', '.join(str(n) for n in r['rounds'])} | {r['host_cpu_s']:.1f} | {r['rss_peak_mib']:.0f} "
+        f"| {', '.join(str(n) for n in r['rounds'])} | {r['host_cpu_s']:.1f} "
+        f"| {r['results'] / r['host_cpu_s']:,.0f} | {r['rss_peak_mib']:.0f} "
         f"(before the fleet: {r['rss_before_mib']:.0f}) | {heap} |",
         "",
         f"Result: **{'PASS' if ok else 'FAIL'}** (needs every result stored exactly once, every one "
