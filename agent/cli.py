@@ -207,6 +207,8 @@ def _serve(
 
     device_id = device_id or local_device_id()
     try:
+        if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise AgentError("--log-level %r: give DEBUG, INFO, WARNING or ERROR" % log_level)
         if cache_max_bytes < 0:
             raise AgentError("--cache-max-bytes %d: give a size in bytes, 0 or more" % cache_max_bytes)
         if job_key_file is not None:

@@ -112,6 +112,10 @@ def test_run_config_errors_name_the_file_and_the_setting(tmp_path: Path) -> None
     cfg.write_text('{"resend_interval": "often"}')
     out = CliRunner().invoke(app, ["run", "--config", str(cfg)])
     assert out.exit_code == 2 and "'resend_interval' must be a number" in out.output
+    cfg.write_text('{"log_level": "loud", "state_dir": "state"}')
+    out = CliRunner().invoke(app, ["run", "--config", str(cfg), "--insecure-accept-unsigned"])
+    assert out.exit_code == 2 and "--log-level 'loud': give DEBUG" in out.output
+    assert not (tmp_path / "state").exists()  # a refused start leaves nothing behind
     cfg.write_text("{not json")
     assert "is not valid JSON" in CliRunner().invoke(app, ["run", "--config", str(cfg)]).output
 
