@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import typer
 
@@ -151,26 +151,28 @@ def run(
     ),
 ) -> None:
     """Serve benchmark jobs until stopped (SIGTERM or Ctrl-C stop it cleanly)."""
+    # the converted arguments (ctx.params holds click's raw values: str, not Path, in older typer)
+    options = {k: v for k, v in locals().items() if k not in ("ctx", "config")}
     if config is not None:
         try:
-            _apply_config(ctx, config)
+            _apply_config(ctx, config, options)
         except AgentError as exc:
             typer.echo("edgeprof-agent: error: %s" % exc, err=True)
             raise typer.Exit(2) from None
-    _serve(**{k: v for k, v in ctx.params.items() if k != "config"})
+    _serve(**options)
 
 
-def _apply_config(ctx: typer.Context, path: Path) -> None:
-    """Fill ``ctx.params`` from the config file where the option was not given on the command line."""
+def _apply_config(ctx: typer.Context, path: Path, options: Dict[str, Any]) -> None:
+    """Fill ``options`` from the config file where the option was not given on the command line."""
     from agent.config import load_config
 
     for key, value in load_config(path).items():
-        if key not in ctx.params:
+        if key not in options:
             raise AgentError("config file %s: %r is not an option of `run`" % (path, key))
         # by name: typer vendors click's ParameterSource in its newer releases, imports it in older ones
         source = ctx.get_parameter_source(key)
         if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):
-            ctx.params[key] = value
+            options[key] = value
 
 
 def _serve(

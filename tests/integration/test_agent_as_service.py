@@ -6,6 +6,7 @@ up under the config's device id, state folder, host key and log file, and a flag
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -51,13 +52,28 @@ def first_online_status(
     return got[0]
 
 
-def test_run_config_serves_as_installed_and_flags_win(tmp_path: Path, mosquitto) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["this", "3.8"])
+def python(request) -> str:  # type: ignore[no-untyped-def]
+    """This interpreter, and the Python 3.8 agent's (older typer and click there: the options arrive
+    as click converted them, which once broke ``--config``)."""
+    if request.param == "this":
+        return sys.executable
+    agent_python = os.environ.get("EDGEPROF_TEST_AGENT_PYTHON")
+    if not agent_python:
+        pytest.skip("EDGEPROF_TEST_AGENT_PYTHON is not set (.ci/run makes a Python 3.8 venv with edgeprof[agent])")
+    return agent_python
+
+
+def test_run_config_serves_as_installed_and_flags_win(tmp_path: Path, mosquitto, python: str) -> None:  # type: ignore[no-untyped-def]
     host = create_private_key(tmp_path / "host.key")
     root = tmp_path / "root"
     done = install(mosquitto.url, "jet-01", tmp_path / "host.key.pub", root=root)
     state = root / "var/lib/edgeprof"
-    base = [sys.executable, "-m", "agent.cli", "run", "--config", str(done.config)]
-    for extra, device_id in (([], "jet-01"), (["--device-id", "jet-02"], "jet-02")):
+    base = [python, "-m", "agent.cli", "run", "--config", str(done.config)]
+    for extra, device_id in (
+        ([], "jet-01"),
+        (["--device-id", "jet-02", "--host-key", str(state / "host.pub")], "jet-02"),
+    ):
         with open(tmp_path / f"agent-{device_id}.stderr", "wb") as err:
             proc = subprocess.Popen(base + extra, stdout=err, stderr=err, cwd=REPO)
         try:
