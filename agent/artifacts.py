@@ -8,34 +8,130 @@ A build is a manifest plus member files (:mod:`agent.protocol.artifacts`): :meth
 verifies the manifest, then each member, and lays the members out under their file names in one
 folder (hard links into the cache), because runtimes find companion files by name (an OpenVINO
 ``.bin`` beside its ``.xml``, ONNX external data beside the model).
+
+The cache is bounded (``max_bytes``, 2 GiB by default): after a job's artifacts are in place,
+:meth:`ArtifactCache.evict` deletes the least recently used verified files (a file's mtime is set
+each time a job uses it: atime is not kept on most mounts) until the cache fits, never a file the
+running job uses (:meth:`ArtifactCache.job`), and with each file the laid-out build folders that
+link to it (a hard link would keep its blocks on disk). A job whose own artifacts exceed the bound
+still runs; the cache then holds only its files, and says so in the log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import http.client
+import logging
 import os
+import shutil
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, List, Optional, Set, Tuple
 
 from agent.errors import ArtifactError, ProtocolError
 from agent.protocol import MANIFEST_MEDIA_TYPE, ArtifactManifest, ArtifactRef, decode
 from agent.runtimes.base import LocalArtifact
 
 _CHUNK = 1 << 20
+#: The cache's size bound unless configured (``--cache-max-bytes``).
+DEFAULT_MAX_BYTES = 2 * 1024**3
+
+log = logging.getLogger("edgeprof.agent")
 
 
 class ArtifactCache:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.root = Path(root)
+        self.max_bytes = max_bytes
+        self._in_use: Set[str] = set()
         (self.root / "partial").mkdir(parents=True, exist_ok=True)
 
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
+
+    @contextlib.contextmanager
+    def job(self) -> Iterator[None]:
+        """Files fetched inside the block are the running job's: :meth:`evict` keeps them."""
+        self._in_use = set()
+        try:
+            yield
+        finally:
+            self._in_use = set()
+
+    def cached(self) -> List[Tuple[float, int, str]]:
+        """(last use, size in bytes, sha256) of every verified file, least recently used first."""
+        entries = []
+        for folder in self.root.iterdir():
+            if len(folder.name) != 2 or not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                try:
+                    st = path.stat()
+                except FileNotFoundError:
+                    continue
+                entries.append((st.st_mtime, st.st_size, path.name))
+        return sorted(entries)
+
+    def size_bytes(self) -> int:
+        return sum(size for _, size, _ in self.cached())
+
+    def evict(self) -> List[str]:
+        """Delete least recently used files until the cache fits ``max_bytes``; the sha256s deleted."""
+        entries = self.cached()
+        total = sum(size for _, size, _ in entries)
+        evicted = []
+        for _, size, sha in entries:
+            if total <= self.max_bytes:
+                break
+            if sha in self._in_use:
+                continue
+            self._remove(sha)
+            total -= size
+            evicted.append(sha)
+        if evicted:
+            log.info(
+                "artifact cache over its bound of %d bytes: evicted %d least recently used file(s), %d bytes left",
+                self.max_bytes,
+                len(evicted),
+                total,
+                extra={"event": "cache_evicted"},
+            )
+        if total > self.max_bytes:
+            log.warning(
+                "the running job's artifacts alone take %d bytes, over the cache bound of %d bytes "
+                "(--cache-max-bytes): they are kept until the next job",
+                total,
+                self.max_bytes,
+                extra={"event": "cache_over_bound"},
+            )
+        return evicted
+
+    def _remove(self, sha256: str) -> None:
+        path = self.path_for(sha256)
+        try:
+            inode = path.stat().st_ino
+        except FileNotFoundError:
+            return
+        builds = self.root / "builds"
+        if builds.is_dir():
+            for folder in builds.iterdir():
+                linked = folder.name == sha256 or any(
+                    f.is_file() and f.stat().st_ino == inode for f in folder.iterdir()
+                )
+                if linked:
+                    shutil.rmtree(str(folder), ignore_errors=True)
+        path.unlink()
+
+    def _use(self, sha256: str, path: Path) -> None:
+        self._in_use.add(sha256)
+        try:
+            os.utime(str(path))  # "recently used", for eviction
+        except OSError:
+            pass
 
     def fetch(
         self,
@@ -51,6 +147,7 @@ class ArtifactCache:
         the agent past its job's deadline or its own shutdown."""
         final = self.path_for(ref.sha256)
         if final.exists():
+            self._use(ref.sha256, final)
             return final
         part = self.root / "partial" / (ref.sha256 + ".part")
         try:
@@ -64,6 +161,7 @@ class ArtifactCache:
                 )
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(str(part), str(final))
+            self._use(ref.sha256, final)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise ArtifactError(
@@ -113,8 +211,6 @@ class ArtifactCache:
         try:
             os.link(str(cached), str(tmp))
         except OSError:
-            import shutil
-
             shutil.copyfile(str(cached), str(tmp))
         os.replace(str(tmp), str(target))
         return target

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import signal
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import typer
 
@@ -55,6 +53,9 @@ def _main(
     pass
 
 
+DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024  # agent.logs.DEFAULT_MAX_BYTES, without importing it for --help
+DEFAULT_LOG_BACKUPS = 5
+DEFAULT_CACHE_MAX_BYTES = 2 * 1024**3  # agent.artifacts.DEFAULT_MAX_BYTES
 DEFAULT_STATE_DIR = Path.home() / ".local" / "state" / "edgeprof-agent"
 DEVICE_KEY_NAME = "device.key"
 HOST_KEY_NAME = "host.pub"
@@ -63,6 +64,13 @@ STATE_DIR_HELP = "Where the agent keeps its keys, outbox, queued jobs and artifa
 
 @app.command()
 def run(
+    ctx: typer.Context,
+    config: Optional[Path] = typer.Option(
+        None,
+        metavar="FILE",
+        help="JSON file of these options (keys: the option names with _ for -, as `install` writes it); "
+        "an option given here wins over the file.",
+    ),
     broker: str = typer.Option(
         "mqtt://127.0.0.1:1883",
         metavar="URL",
@@ -108,6 +116,21 @@ def run(
         None, "--targets-dir", envvar="EDGEPROF_TARGETS_DIR", metavar="DIR", help=TARGETS_DIR_HELP
     ),
     log_level: str = typer.Option("INFO", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR."),
+    log_file: Optional[Path] = typer.Option(
+        None, metavar="PATH", help="JSON-lines log file, rotated by size (default: DIR/logs/agent.jsonl)."
+    ),
+    log_max_bytes: int = typer.Option(
+        DEFAULT_LOG_MAX_BYTES, metavar="BYTES", help="Size at which the log file is rotated (10 MiB)."
+    ),
+    log_backups: int = typer.Option(
+        DEFAULT_LOG_BACKUPS, metavar="N", help="Rotated log files kept: the logs take at most BYTES * (N + 1)."
+    ),
+    cache_max_bytes: int = typer.Option(
+        DEFAULT_CACHE_MAX_BYTES,
+        metavar="BYTES",
+        help="Size bound of the artifact cache (2 GiB); least recently used artifacts are evicted, never "
+        "those of the running job.",
+    ),
     resend_interval: float = typer.Option(
         10.0, metavar="SECONDS", help="Seconds between resends of results the host has not acknowledged yet."
     ),
@@ -128,15 +151,68 @@ def run(
     ),
 ) -> None:
     """Serve benchmark jobs until stopped (SIGTERM or Ctrl-C stop it cleanly)."""
+    # the converted arguments (ctx.params holds click's raw values: str, not Path, in older typer)
+    options = {k: v for k, v in locals().items() if k not in ("ctx", "config")}
+    if config is not None:
+        try:
+            _apply_config(ctx, config, options)
+        except AgentError as exc:
+            typer.echo("edgeprof-agent: error: %s" % exc, err=True)
+            raise typer.Exit(2) from None
+    _serve(**options)
+
+
+def _apply_config(ctx: typer.Context, path: Path, options: Dict[str, Any]) -> None:
+    """Fill ``options`` from the config file where the option was not given on the command line."""
+    from agent.config import load_config
+
+    for key, value in load_config(path).items():
+        if key not in options:
+            raise AgentError("config file %s: %r is not an option of `run`" % (path, key))
+        # by name: typer vendors click's ParameterSource in its newer releases, imports it in older ones
+        source = ctx.get_parameter_source(key)
+        if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):
+            options[key] = value
+
+
+def _serve(
+    broker: str,
+    device_id: Optional[str],
+    state_dir: Path,
+    device_key: Optional[Path],
+    host_key: Optional[Path],
+    create_key: bool,
+    job_key_file: Optional[Path],
+    insecure_accept_unsigned: bool,
+    broker_credentials: Optional[Path],
+    broker_ca: Optional[Path],
+    broker_cert: Optional[Path],
+    broker_key: Optional[Path],
+    power: Optional[str],
+    target: str,
+    targets_dir: Optional[List[Path]],
+    log_level: str,
+    log_file: Optional[Path],
+    log_max_bytes: int,
+    log_backups: int,
+    cache_max_bytes: int,
+    resend_interval: float,
+    result_retention: float,
+    cancel_queued: bool,
+    exit_with_parent: bool,
+) -> None:
+    from agent.logs import setup_logging
     from agent.mqtt_client import broker_security
     from agent.protocol import local_device_id, parse_broker_url
     from agent.service import AgentService
     from agent.signing import load_private_key, load_public_key
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s agent %(levelname)s %(message)s", stream=sys.stderr
-    )
+    device_id = device_id or local_device_id()
     try:
+        if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise AgentError("--log-level %r: give DEBUG, INFO, WARNING or ERROR" % log_level)
+        if cache_max_bytes < 0:
+            raise AgentError("--cache-max-bytes %d: give a size in bytes, 0 or more" % cache_max_bytes)
         if job_key_file is not None:
             load_public_key(job_key_file)  # an old hex key is refused with the migration step
             raise AgentError("--job-key-file is gone: pass the host's public key with --host-key")
@@ -156,9 +232,16 @@ def run(
         else:
             trusted = load_public_key(host_pub)
         key = load_private_key(device_key or state_dir / DEVICE_KEY_NAME, create=create_key)
+        log_path = log_file or state_dir / "logs" / "agent.jsonl"
+        try:  # once the options are checked: a refused start leaves nothing behind
+            setup_logging(log_level, log_path, device_id, log_max_bytes, log_backups)
+        except (ValueError, OSError) as exc:
+            raise AgentError(
+                "cannot log to %s: %s (see --log-file, --log-level, --log-max-bytes)" % (log_path, exc)
+            ) from None
         service = AgentService(
             broker,
-            device_id or local_device_id(),
+            device_id,
             state_dir,
             key,
             trusted,
@@ -168,6 +251,7 @@ def run(
             cancel_queued=cancel_queued,
             security=security,
             result_retention_s=result_retention * 3600.0,
+            cache_max_bytes=cache_max_bytes,
         )
     except AgentError as exc:
         typer.echo("edgeprof-agent: error: %s" % exc, err=True)
@@ -225,6 +309,60 @@ def enrol(
         "device key %s; on the host: edgeprof fleet enrol %s %s"
         % (device.public.fingerprint, device_id or local_device_id(), pub)
     )
+
+
+@app.command()
+def install(
+    broker: str = typer.Option(..., metavar="URL", help="MQTT broker URL the service connects to."),
+    device_id: str = typer.Option(..., metavar="ID", help="This device's id in topics and results."),
+    host_key: Path = typer.Option(..., metavar="FILE", help="The host's public key (`edgeprof keygen` wrote it)."),
+    root: Path = typer.Option(Path("/"), metavar="DIR", help="Prefix of every path written (for tests)."),
+    user: str = typer.Option("edgeprof", metavar="NAME", help="The user the service runs as."),
+    credentials_file: Optional[Path] = typer.Option(
+        None, metavar="FILE", help="username=/password= file for the broker; copied to /etc/edgeprof (mode 640)."
+    ),
+    ca_file: Optional[Path] = typer.Option(None, metavar="FILE", help="CA certificate of the broker (TLS); copied."),
+    cert_file: Optional[Path] = typer.Option(None, metavar="FILE", help="Client certificate for the broker; copied."),
+    key_file: Optional[Path] = typer.Option(None, metavar="FILE", help="Private key of --cert-file; copied."),
+    exec_path: Optional[Path] = typer.Option(
+        None, "--exec", metavar="PATH", help="The edgeprof-agent the unit runs (default: this environment's)."
+    ),
+    cache_max_bytes: int = typer.Option(
+        DEFAULT_CACHE_MAX_BYTES, metavar="BYTES", help="Size bound of the artifact cache (2 GiB)."
+    ),
+    target: str = typer.Option("", metavar="ID", help="Target profile id, where detection does not find it."),
+) -> None:
+    """Install the agent as a systemd service: config file, unit, device key pair, the host's key."""
+    from agent import install as installer
+
+    extra: Dict[str, object] = {"cache_max_bytes": cache_max_bytes}
+    if target:
+        extra["target"] = target
+    try:
+        done = installer.install(
+            broker,
+            device_id,
+            host_key,
+            root=root,
+            user=user,
+            credentials_file=credentials_file,
+            ca_file=ca_file,
+            cert_file=cert_file,
+            key_file=key_file,
+            exec_path=exec_path,
+            extra=extra,
+        )
+    except AgentError as exc:
+        typer.echo("edgeprof-agent: error: %s" % exc, err=True)
+        raise typer.Exit(1) from None
+    for note in done.notes:
+        typer.echo(note)
+    typer.echo("wrote %s and %s" % (done.config, done.unit))
+    typer.echo("")
+    typer.echo("On the host, enrol this device (copy %s there first):" % done.public_key)
+    typer.echo("  edgeprof fleet enrol %s device.key.pub    # fingerprint %s" % (device_id, done.fingerprint))
+    typer.echo("Then here: systemctl daemon-reload && systemctl enable --now edgeprof-agent")
+    typer.echo("  logs: journalctl -u edgeprof-agent, and JSON lines in %s" % done.log_file)
 
 
 def _check_power_name(name: str) -> None:

@@ -7,6 +7,7 @@ The service owns the queue and the messages; this module only turns a job into a
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -21,6 +22,8 @@ from agent.errors import ArtifactError, ProtocolError
 from agent.protocol import BenchmarkJob, BenchmarkResult, WorkerSpec, decode, encode
 from agent.runtimes.base import LocalArtifact
 from agent.worker import failed_result
+
+log = logging.getLogger("edgeprof.agent")
 
 #: ``report(job, state, detail)``: a step of the job, e.g. ("downloading", "").
 StepReport = Callable[[BenchmarkJob, str, str], None]
@@ -52,13 +55,31 @@ class JobRunner:
         deadline = time.monotonic() + job.deadline_s
         stop = self.stop_event.is_set
         report(job, "downloading", "")
-        try:
-            build = self.cache.fetch_build(job.model, deadline=deadline, should_stop=stop)
-            eval_path = self.cache.fetch(job.eval_data, deadline=deadline, should_stop=stop) if job.eval_data else None
-        except ArtifactError as exc:
-            if self.stop_event.is_set():
-                raise Interrupted() from None
-            return failed_result(job, str(exc), started)
+        with self.cache.job():
+            try:
+                build = self.cache.fetch_build(job.model, deadline=deadline, should_stop=stop)
+                eval_path = (
+                    self.cache.fetch(job.eval_data, deadline=deadline, should_stop=stop) if job.eval_data else None
+                )
+            except ArtifactError as exc:
+                if self.stop_event.is_set():
+                    raise Interrupted() from None
+                return failed_result(job, str(exc), started)
+            try:
+                self.cache.evict()  # room for the next job; this one's files are kept
+            except OSError as exc:
+                log.warning("could not evict from the artifact cache: %s", exc)
+            return self._run_in_work(job, started, build, eval_path, deadline, report)
+
+    def _run_in_work(
+        self,
+        job: BenchmarkJob,
+        started: float,
+        build: LocalArtifact,
+        eval_path: Optional[Path],
+        deadline: float,
+        report: StepReport,
+    ) -> BenchmarkResult:
         work = self.state_dir / "work" / job.job_id
         report(job, "building" if build.kind == "tensorrt-recipe" else "running", "")
         try:

@@ -9,6 +9,11 @@ An unacknowledged result is resent with a growing interval until its ``give_up_a
 expiry plus :data:`RESULT_RETENTION_S` by default): a host that was killed and never comes back is
 not waited for for ever. A write that fails (disk full) raises :class:`sqlite3.Error` with the
 transaction rolled back, never a second error from the rollback itself.
+
+The ids of received jobs are the replay store. A finished job's row is pruned once its expiry is
+more than the clock-skew tolerance past (:meth:`AgentStore.prune_jobs`): a replay of it after that
+is refused as expired by its own ``expires_at`` (signed by the host), so the store stays as small
+as the jobs still live, and a device clock stepped back by up to the tolerance cannot revive one.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ class AgentStore:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
         if "give_up_at" not in columns:  # a store written by an agent before result expiry existed
             self._db.execute("ALTER TABLE outbox ADD COLUMN give_up_at REAL")
+        if "expires_at" not in {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}:
+            self._db.execute("ALTER TABLE jobs ADD COLUMN expires_at REAL")  # NULL: kept (expiry unknown)
 
     def _rollback(self) -> None:
         """Roll back if a transaction is still open: SQLite has already rolled back after a full disk,
@@ -93,14 +100,31 @@ class AgentStore:
         with self._lock:
             return self._db.execute("SELECT 1 FROM jobs WHERE job_id=?", (job_id,)).fetchone() is not None
 
-    def add_job(self, job_id: str, payload: bytes) -> bool:
+    def add_job(self, job_id: str, payload: bytes, expires_at: Optional[float] = None) -> bool:
         """Store a verified job as queued. False if its id was already known (replay)."""
         with self._lock:
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO jobs(job_id, payload, state, received_at) VALUES (?,?,?,?)",
-                (job_id, payload, "queued", time.time()),
+                "INSERT OR IGNORE INTO jobs(job_id, payload, state, received_at, expires_at) VALUES (?,?,?,?,?)",
+                (job_id, payload, "queued", time.time(), expires_at),
             )
             return cur.rowcount == 1
+
+    def prune_jobs(self, margin_s: float, now: Optional[float] = None) -> int:
+        """Forget finished jobs whose expiry is more than ``margin_s`` past; the number forgotten.
+
+        Jobs not finished, and rows without an expiry (from an older agent), are kept."""
+        now = time.time() if now is None else now
+        with self._lock:
+            cur = self._db.execute(
+                "DELETE FROM jobs WHERE state='done' AND expires_at IS NOT NULL AND expires_at + ? < ?",
+                (margin_s, now),
+            )
+            return cur.rowcount
+
+    def known_jobs(self) -> int:
+        """Rows in the replay store (every job received and not pruned)."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
 
     def next_job(self) -> Optional[Tuple[str, bytes, int]]:
         """Claim the oldest queued job (or one left running by a crash): (id, payload, attempts)."""

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 from agent import __version__
+from agent.artifacts import DEFAULT_MAX_BYTES as DEFAULT_CACHE_MAX_BYTES
 from agent.artifacts import ArtifactCache
 from agent.errors import ProtocolError
 from agent.job_runner import Interrupted, JobRunner
+from agent.logs import job_context
 from agent.mqtt_client import BrokerSecurity, detach, make_client
 from agent.outbox import RESULT_RETENTION_S, AgentStore, batches
 from agent.presence import Presence
@@ -46,7 +48,7 @@ from agent.protocol import (
     status_topic,
 )
 from agent.refusals import RefusalCounter, job_id_of, refusal_kind
-from agent.signing import SigningKey, VerifyKey, sign, verify, verify_job
+from agent.signing import MAX_CLOCK_SKEW_S, SigningKey, VerifyKey, sign, verify, verify_job
 from agent.worker import failed_result
 
 log = logging.getLogger("edgeprof.agent")
@@ -76,6 +78,7 @@ class AgentService:
         cancel_queued: bool = False,
         security: Optional[BrokerSecurity] = None,
         result_retention_s: float = RESULT_RETENTION_S,
+        cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES,
     ) -> None:
         self.broker = parse_broker_url(broker_url)
         self.device_id = device_id
@@ -89,7 +92,11 @@ class AgentService:
         self.store = AgentStore(self.state_dir / "agent.db")
         self.stop_event = threading.Event()
         self.runner = JobRunner(
-            self.state_dir, ArtifactCache(self.state_dir / "artifacts"), self.stop_event, power, target
+            self.state_dir,
+            ArtifactCache(self.state_dir / "artifacts", cache_max_bytes),
+            self.stop_event,
+            power,
+            target,
         )
         self.presence = Presence(device_id, target, host_key.fingerprint if host_key else "")
         self.refusals = RefusalCounter(MAX_REFUSALS_PER_MIN)
@@ -175,15 +182,27 @@ class AgentService:
             raise ProtocolError("job %s is addressed to %s, not this device" % (job.job_id, job.device_id))
         if self.host_key is not None:
             verify_job(job, self.host_key, time.time(), self.store.job_seen)
-        if not self.store.add_job(job.job_id, bytes(payload)):
+        if not self.store.add_job(job.job_id, bytes(payload), job.expires_at):
             raise ProtocolError("job %s was already received: replay refused" % job.job_id)
-        log.info("queued job %s (%s, %s)", job.job_id, job.variant_id, job.runtime)
+        log.info(
+            "queued job %s (%s, %s)",
+            job.job_id,
+            job.variant_id,
+            job.runtime,
+            extra={"event": "job_queued", "job_id": job.job_id},
+        )
         self._report(job, "accepted", "queued on the device")
         self._wake.set()
 
     def _refuse(self, subject: str, subject_id: str, reason: str, kind: str = "") -> None:
         """Count a refusal, log it, and report it to the host (at most MAX_REFUSALS_PER_MIN a minute)."""
-        log.warning("refused a %s%s: %s", subject, (" " + subject_id) if subject_id else "", reason)
+        log.warning(
+            "refused a %s%s: %s",
+            subject,
+            (" " + subject_id) if subject_id else "",
+            reason,
+            extra={"event": "refused_" + subject, "job_id": subject_id if subject == "job" else ""},
+        )
         if not self.refusals.count(kind or refusal_kind(reason)):
             return
         try:
@@ -229,7 +248,10 @@ class AgentService:
         claimed = self.store.next_job()
         if claimed is None:
             return False
-        job_id, payload, attempts = claimed
+        with job_context(claimed[0]):  # every line this thread logs for the job carries its id
+            return self._run_claimed(*claimed)
+
+    def _run_claimed(self, job_id: str, payload: bytes, attempts: int) -> bool:
         try:
             job = decode(BenchmarkJob, payload)
         except ProtocolError as exc:  # stored by an older agent version, say: drop it, keep the queue moving
@@ -281,7 +303,11 @@ class AgentService:
             self._report(job, "failed", (result.error + "; " if result.error else "") + detail)
             return
         log.info(
-            "job %s finished: %s%s", job.job_id, result.status, (" (" + result.error + ")") if result.error else ""
+            "job %s finished: %s%s",
+            job.job_id,
+            result.status,
+            (" (" + result.error + ")") if result.error else "",
+            extra={"event": "job_finished", "job_id": job.job_id},
         )
         self._report(job, state, result.error)
         self._publish_pending(self.resend_interval_s)  # the new result, and any others now due
@@ -308,12 +334,15 @@ class AgentService:
             self._wake.clear()
 
     def _resend_loop(self) -> None:
-        last_status = time.monotonic()
+        last_status = last_prune = time.monotonic()
         while not self.stop_event.wait(self.resend_interval_s):
             try:
                 if self._connected.is_set() and time.monotonic() - last_status >= STATUS_INTERVAL_S:
                     self._publish_status("busy" if self._current_job else "online")  # "last seen" stays true
                     last_status = time.monotonic()
+                if time.monotonic() - last_prune >= STATUS_INTERVAL_S:
+                    self._prune_replay_store()
+                    last_prune = time.monotonic()
                 dropped = self.store.drop_expired()
                 if dropped:
                     log.warning(
@@ -327,6 +356,18 @@ class AgentService:
                 log.error("the outbox cannot be read (%s)", exc)
             except Exception:
                 log.exception("resend error")
+
+    def _prune_replay_store(self) -> None:
+        """Forget finished jobs past expiry plus the clock-skew tolerance (a replay is then refused as
+        expired); the store holds only the ids that could still be replayed."""
+        pruned = self.store.prune_jobs(MAX_CLOCK_SKEW_S)
+        if pruned:
+            log.info(
+                "pruned %d finished job(s) past expiry + %.0f s from the replay store",
+                pruned,
+                MAX_CLOCK_SKEW_S,
+                extra={"event": "replay_store_pruned"},
+            )
 
     def _cancel_queued(self) -> int:
         """Answer every job queued before this start with a 'cancelled' failure instead of running it

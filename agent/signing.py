@@ -317,7 +317,9 @@ def verify_job(job: BenchmarkJob, host_key: VerifyKey, now: float, seen: Callabl
     if job.expires_at < now:
         raise ProtocolError(
             "%s expired %.0f s ago (if the host sent it just now, this device's clock is wrong: "
-            "a board without an RTC battery needs NTP)" % (what, now - job.expires_at)
+            "expiry is checked on this device's clock without tolerance, a job stamped up to %.0f s in "
+            "the future is accepted; a board without an RTC battery needs NTP)"
+            % (what, now - job.expires_at, MAX_CLOCK_SKEW_S)
         )
     check_clock(job.issued_at, now, what)
     if seen(job.job_id):

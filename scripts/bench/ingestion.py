@@ -58,7 +58,7 @@ def devices_main(work: Path, url: str, devices: int, results: int) -> None:
     from agent.signing import load_private_key, sign
 
     port = int(url.rsplit(":", 1)[1])
-    ids = [f"dev-{i:03d}" for i in range(devices)]
+    ids = [device_name(i) for i in range(devices)]
     keys = {d: load_private_key(work / "keys" / f"{d}.key") for d in ids}
     signed = {d: {f"r-{d}-{n}": sign(_result(d, n), keys[d]) for n in range(results)} for d in ids}
 
@@ -125,40 +125,70 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
-def burst(devices: int, results: int) -> dict:  # type: ignore[type-arg]
-    from agent.signing import create_private_key
-    from pipeline.broker import free_port
-    from pipeline.dispatch.keyring import Keyring
-    from pipeline.dispatch.mqtt_host import MQTTHost
-    from pipeline.results_db import ResultsDB
-    from tests.agent.test_protocol import make_job
+class Bench:
+    """A private Mosquitto on loopback, a results database with DEVICES x RESULTS issued jobs, one
+    Ed25519 key per device (enrolled in the host's keyring, written to ``work/keys``) and the host's
+    real MQTTHost connected: what a burst is sent into (also used by ``fleet_load.py``)."""
 
-    work = Path(tempfile.mkdtemp(prefix="edgeprof-bench-"))
-    os.chmod(work, 0o777)
-    port = free_port()
-    (work / "mosquitto.conf").write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\nmax_packet_size 1100000\n"
-        "persistence false\n"
-    )
-    broker = subprocess.Popen(["mosquitto", "-c", str(work / "mosquitto.conf")], stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    host_key = create_private_key(work / "host.key")
-    keyring = Keyring(None)
-    db = ResultsDB(work / "results.db")
-    jobs = []
-    for i in range(devices):
-        d = f"dev-{i:03d}"
-        keyring.add(d, create_private_key(work / "keys" / f"{d}.key").public)
-        jobs += [
-            make_job(job_id=f"j-{d}-{n}", run_id="bench", variant_id="ort-fp32", device_id=d) for n in range(results)
-        ]
-    db.add_jobs(jobs)
-    host = MQTTHost(f"mqtt://127.0.0.1:{port}", db, host_key, keyring)
-    host.connect()
+    def __init__(self, devices: int, results: int) -> None:
+        from agent.signing import create_private_key
+        from pipeline.broker import free_port
+        from pipeline.dispatch.keyring import Keyring
+        from pipeline.dispatch.mqtt_host import MQTTHost
+        from pipeline.results_db import ResultsDB
+        from tests.agent.test_protocol import make_job
+
+        self.work = Path(tempfile.mkdtemp(prefix="edgeprof-bench-"))
+        os.chmod(self.work, 0o777)
+        port = free_port()
+        (self.work / "mosquitto.conf").write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n"
+            "max_packet_size 1100000\npersistence false\n"
+        )
+        self.broker = subprocess.Popen(
+            ["mosquitto", "-c", str(self.work / "mosquitto.conf")], stderr=subprocess.DEVNULL
+        )
+        time.sleep(0.5)
+        host_key = create_private_key(self.work / "host.key")
+        keyring = Keyring(None)
+        self.db = ResultsDB(self.work / "results.db")
+        jobs = []
+        for i in range(devices):
+            d = device_name(i)
+            keyring.add(d, create_private_key(self.work / "keys" / f"{d}.key").public)
+            jobs += [
+                make_job(job_id=f"j-{d}-{n}", run_id="bench", variant_id="ort-fp32", device_id=d)
+                for n in range(results)
+            ]
+        self.db.add_jobs(jobs)
+        self.url = f"mqtt://127.0.0.1:{port}"
+        self.host = MQTTHost(self.url, self.db, host_key, keyring)
+        self.host.connect()
+
+    def stored(self) -> tuple[int, int]:
+        """(rows, distinct jobs) stored for the bench run."""
+        return self.db._db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT job_id) FROM results WHERE run_id='bench'"
+        ).fetchone()
+
+    def close(self) -> None:
+        self.host.close()
+        self.db.close()
+        self.broker.terminate()
+        self.broker.wait(10)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def device_name(i: int) -> str:
+    return f"dev-{i:03d}"
+
+
+def burst(devices: int, results: int) -> dict:  # type: ignore[type-arg]
+    bench = Bench(devices, results)
+    work, host, url = bench.work, bench.host, bench.url
     rss_before = peak_rss_mb()
     cpu_before = time.process_time()
     load_before = os.getloadavg()[0]
-    url = f"mqtt://127.0.0.1:{port}"
     cmd = [sys.executable, __file__, "--devices-process", str(work), url, str(devices), str(results)]
     child = subprocess.Popen(cmd)
     total = devices * results
@@ -170,12 +200,8 @@ def burst(devices: int, results: int) -> dict:  # type: ignore[type-arg]
     child.wait(700)
     dev = json.loads((work / "devices.json").read_text())
     time.sleep(1.0)
-    host.close()
-    rows = db._db.execute("SELECT COUNT(*), COUNT(DISTINCT job_id) FROM results WHERE run_id='bench'").fetchone()
-    db.close()
-    broker.terminate()
-    broker.wait(10)
-    shutil.rmtree(work, ignore_errors=True)
+    rows = bench.stored()
+    bench.close()
     took = stored_at - dev["started"]
     return {
         "devices": devices,

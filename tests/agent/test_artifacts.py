@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -157,3 +158,68 @@ def test_a_job_pointing_at_a_plain_file_or_a_bad_manifest_is_refused(tmp_path, s
     as_manifest = ref.sibling(member.sha256, member.size_bytes, MANIFEST_MEDIA_TYPE)
     with pytest.raises(ArtifactError, match="manifest .* is not valid"):
         cache.fetch_build(as_manifest)
+
+
+@pytest.fixture()
+def three_served(tmp_path):  # type: ignore[no-untyped-def]
+    """Three 1 MiB artifacts and a two-member build, served by the real artifact server."""
+    store = ArtifactStore(tmp_path / "store")
+    refs = {}
+    with ArtifactServer(store) as server:
+        for name in "abc":
+            src = tmp_path / f"{name}.bin"
+            src.write_bytes(os.urandom(1 << 20))
+            art = store.put(src, "model/onnx")
+            refs[name] = ArtifactRef(art.sha256, server.url_for(art.sha256), art.size_bytes, art.media_type)
+        xml, weights = tmp_path / "m.xml", tmp_path / "m.bin"
+        xml.write_bytes(b"<net/>" * 100)
+        weights.write_bytes(os.urandom(1 << 20))
+        obj = store.put_build("openvino-ir", {"model": xml, "weights": weights}).manifest_object
+        refs["build"] = ArtifactRef(obj.sha256, server.url_for(obj.sha256), obj.size_bytes, MANIFEST_MEDIA_TYPE)
+        yield refs
+
+
+def _job(cache: ArtifactCache, *refs: ArtifactRef) -> list[str]:
+    """What JobRunner does: fetch a job's files, then evict for the next one."""
+    with cache.job():
+        for ref in refs:
+            cache.fetch_build(ref) if ref.media_type == MANIFEST_MEDIA_TYPE else cache.fetch(ref)
+        return cache.evict()
+
+
+def test_the_cache_evicts_least_recently_used_files_to_its_bound(tmp_path, three_served) -> None:  # type: ignore[no-untyped-def]
+    a, b, c = three_served["a"], three_served["b"], three_served["c"]
+    cache = ArtifactCache(tmp_path / "cache", max_bytes=int(2.5 * (1 << 20)))
+    assert _job(cache, a) == [] and _job(cache, b) == []
+    time.sleep(0.02)
+    assert _job(cache, a) == []  # a used again: b is now the least recently used
+    time.sleep(0.02)
+    assert _job(cache, c) == [b.sha256]
+    assert cache.path_for(a.sha256).exists() and cache.path_for(c.sha256).exists()
+    assert not cache.path_for(b.sha256).exists()
+    assert cache.size_bytes() == 2 * (1 << 20) <= cache.max_bytes
+    assert cache.fetch(b).read_bytes() == cache.fetch(b).read_bytes()  # an evicted file is fetched again
+
+
+def test_the_running_jobs_files_are_never_evicted_even_over_the_bound(tmp_path, three_served) -> None:  # type: ignore[no-untyped-def]
+    a, b, c = three_served["a"], three_served["b"], three_served["c"]
+    cache = ArtifactCache(tmp_path / "cache", max_bytes=1 << 20)
+    _job(cache, a)
+    time.sleep(0.02)
+    evicted = _job(cache, b, c)  # two files of this job: 2 MiB over a 1 MiB bound
+    assert evicted == [a.sha256]
+    assert cache.path_for(b.sha256).exists() and cache.path_for(c.sha256).exists()
+
+
+def test_evicting_a_member_removes_the_build_folder_that_links_it(tmp_path, three_served) -> None:  # type: ignore[no-untyped-def]
+    cache = ArtifactCache(tmp_path / "cache", max_bytes=int(1.5 * (1 << 20)))
+    with cache.job():
+        local = cache.fetch_build(three_served["build"])
+        assert cache.evict() == []
+    weights = local.path("weights")  # a hard link to the cached member: same inode
+    os.utime(weights, (time.time() - 3600, time.time() - 3600))  # the member alone is old
+    evicted = _job(cache, three_served["a"])
+    assert [cache.path_for(sha).exists() for sha in evicted] == [False]
+    assert not weights.parent.exists()  # its hard link would have kept the evicted blocks on disk
+    assert cache.path_for(three_served["build"].sha256).exists()  # the manifest was recent: kept
+    assert cache.fetch_build(three_served["build"]).path("weights").exists()  # laid out again on use

@@ -134,3 +134,32 @@ def test_batches_respect_the_count_and_size_limits() -> None:
     assert [len(g) for g in batches(due, max_bytes=25)] == [2, 2, 2, 1]
     assert [len(g) for g in batches([("big", b"x" * 100), ("r", b"x")], max_bytes=50)] == [1, 1]
     assert batches([]) == []
+
+
+def test_finished_jobs_are_pruned_past_expiry_plus_the_margin_unfinished_and_old_rows_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = AgentStore(tmp_path / "a.db")
+    store.add_job("done", b"", expires_at=1000.0)
+    store.add_job("queued", b"", expires_at=1000.0)
+    store.add_job("older-agent", b"")  # no expiry known: kept
+    store._db.execute("UPDATE jobs SET state='done' WHERE job_id IN ('done', 'older-agent')")
+    assert store.prune_jobs(300.0, now=1299.0) == 0  # within the margin
+    assert store.prune_jobs(300.0, now=1301.0) == 1
+    assert not store.job_seen("done") and store.job_seen("queued") and store.job_seen("older-agent")
+    store.close()
+
+
+def test_a_jobs_table_from_before_pruning_gains_the_expiry_and_keeps_its_ids(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE jobs (job_id TEXT PRIMARY KEY, payload BLOB NOT NULL, state TEXT NOT NULL, "
+            "attempts INTEGER NOT NULL DEFAULT 0, received_at REAL NOT NULL)"
+        )
+        conn.execute("INSERT INTO jobs VALUES ('old', x'00', 'done', 1, 1.0)")
+    store = AgentStore(path)
+    assert store.prune_jobs(0.0, now=1e12) == 0  # expiry unknown: still refused as a replay
+    assert store.job_seen("old") and not store.add_job("old", b"")
+    assert store.add_job("new", b"", expires_at=5.0) and store.prune_jobs(0.0, now=10.0) == 0  # not finished
+    store.close()

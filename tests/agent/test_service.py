@@ -276,3 +276,25 @@ def test_a_job_left_running_by_a_crash_is_resumed_then_failed_explicitly(tmp_pat
     [result] = [decode(BenchmarkResult, p) for t, p in third.store.pending_results() if b'"job_id":"k"' in p]
     assert result.status == "failed" and "stopped during this job" in result.error
     third.store.close()
+
+
+def test_the_replay_store_is_pruned_past_expiry_plus_the_skew_and_a_late_replay_is_refused(tmp_path, keys) -> None:  # type: ignore[no-untyped-def]
+    from agent.signing import MAX_CLOCK_SKEW_S
+
+    host, _ = keys
+    service, sent = make_service(tmp_path, keys)
+    job = job_for(host, expires_at=time.time() + 1.0)
+    live = job_for(host, job_id="live")
+    for j in (job, live):
+        service._on_message(None, None, _Msg(job_topic("dev-1"), encode(j)))
+    service.store.next_job()
+    service.store.finish_job(job.job_id, "r1", b"{}")  # finished; "live" is still queued
+    time.sleep(1.1)  # now expired, but by less than the tolerance
+    service._prune_replay_store()
+    assert service.store.known_jobs() == 2
+    assert service.store.prune_jobs(MAX_CLOCK_SKEW_S, now=job.expires_at + MAX_CLOCK_SKEW_S + 1) == 1
+    assert service.store.known_jobs() == 1 and service.store.job_seen("live")  # unfinished jobs stay
+    service._on_message(None, None, _Msg(job_topic("dev-1"), encode(job)))  # replayed after pruning
+    [late] = refusals(sent)
+    assert late.subject_id == job.job_id and "expired" in late.reason and "300 s" in late.reason
+    assert service.store.queued_jobs() == 1  # only "live"

@@ -46,9 +46,11 @@ def wait_for(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no
 class AgentProcess:
     """``edgeprof-agent run`` trusting the host key ``host_pub``, with its device key in ``state_dir``."""
 
-    def __init__(self, broker_url: str, state_dir: Path, host_pub: Path, python: str = sys.executable) -> None:
+    def __init__(
+        self, broker_url: str, state_dir: Path, host_pub: Path, python: str = sys.executable, device_id: str = DEVICE
+    ) -> None:
         self.cmd = [
-            python, "-m", "agent.cli", "run", "--broker", broker_url, "--device-id", DEVICE,
+            python, "-m", "agent.cli", "run", "--broker", broker_url, "--device-id", device_id,
             "--state-dir", str(state_dir), "--host-key", str(host_pub), "--resend-interval", "1",
         ]  # fmt: skip
         self.state_dir = state_dir
