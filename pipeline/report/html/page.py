@@ -1,7 +1,8 @@
 """The HTML report: one self-contained page that works offline.
 
-No scripts, no external fonts, stylesheets or images: the CSS (``report.css``, package data) is
-inlined and the charts are inline SVG. What a reader sees first is the recommended build and why,
+No external fonts, stylesheets, scripts or images: the CSS (``report.css``, package data) is
+inlined, and so is plotly.js, once, when the page has a chart (the figures sit beside their
+``<div>`` as JSON; :mod:`.plot_html`). What a reader sees first is the recommended build and why,
 then the charts with the Pareto front in a strong colour, then every measurement, the provenance of
 the figures, failures, jobs that never reported, and notes.
 """
@@ -16,6 +17,8 @@ from pipeline.numbers import DASH, fmt, is_number
 from pipeline.record import Record
 from pipeline.report.decision_view import cost_cell, roofline_cell
 from pipeline.report.html.decision_sections import cost, decision, plan, roofline
+from pipeline.report.html.plot_html import BOOT_JS
+from pipeline.report.html.plots import plotly_js
 from pipeline.report.html.sections import charts, e, failed, measurements, notes, provenance, unfinished
 from pipeline.report.view import no_recommendation, ranking_summary, text
 from pipeline.summary import RunSummary
@@ -30,17 +33,7 @@ def stylesheet() -> str:
 def render_html(summary: RunSummary) -> str:
     """The report of ``summary`` as one HTML page (a string)."""
     title = f"edgeprof report · {text(summary.model.get('name'))} · {text(summary.run_id)}"
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)}</title>",
-        f"<style>{stylesheet()}</style>",
-        "</head>",
-        "<body>",
-        "<main>",
+    body = [
         _header(summary),
         _headline(summary),
         decision(summary),
@@ -54,7 +47,23 @@ def render_html(summary: RunSummary) -> str:
         unfinished(summary),
         notes(summary),
         _footer(summary),
+    ]
+    has_plots = any('class="edgeprof-plot"' in part for part in body)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(title)}</title>",
+        f"<style>{stylesheet()}</style>",
+        f'<script id="plotly-js">{plotly_js()}</script>' if has_plots else "",
+        "</head>",
+        "<body>",
+        "<main>",
+        *body,
         "</main>",
+        f"<script>{BOOT_JS}</script>" if has_plots else "",
         "</body>",
         "</html>",
     ]
