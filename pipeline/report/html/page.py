@@ -113,7 +113,7 @@ def _headline(summary: RunSummary) -> str:
         '<div class="label">Recommended build</div>'
         f'<div class="rec-id">{name}{where}</div>'
         f'<p class="reason">{e(rec.reason)}</p>'
-        f"{tiles}{ranked}"
+        f"{tiles}{_plan_answer(summary)}{ranked}"
         f'<p class="rec-full">record <code>{e(rec.id)}</code></p>'
         "</section>"
     )
@@ -130,13 +130,33 @@ def _tiles(summary: RunSummary, record: Record) -> str:
         (fmt(record.throughput_ips), "throughput (inf/s)"),
         (fmt(record.power.avg_w if record.power else None), "average power (W)" + est),
         (cost_cell(record), "USD per million inferences, full load"),
-        (roofline_cell(record), "of its roofline bound"),
+        (roofline_cell(record).split(" ")[0], _roofline_key(record)),
     ]
     # A missing figure gets no tile: the reason says what is missing.
     cells = "".join(
         f'<div class="tile"><div class="v">{e(v)}</div><div class="k">{k}</div></div>' for v, k in tiles if v != DASH
     )
     return f'<div class="tiles">{cells}</div>'
+
+
+def _roofline_key(record: Record) -> str:
+    roof = record.roofline
+    if roof is None:
+        return ""
+    est = ' <span class="badge">est.</span>' if roof.estimated else ""
+    return f"of its roofline limit: {e(roof.bound)}-bound{est}"
+
+
+def _plan_answer(summary: RunSummary) -> str:
+    """The planner's answer for the stated workload, in the headline (the Planner section has the rest)."""
+    plan = summary.plan
+    if plan is None:
+        return ""
+    w = plan.workload
+    return (
+        f'<p class="plan-answer"><b>Planner, for {e(fmt(w.rate_per_s))} requests/s at p99 ≤ {e(fmt(w.p99_ms))} ms:</b> '
+        f"{e(plan.answer)}</p>"
+    )
 
 
 def _footer(summary: RunSummary) -> str:
