@@ -138,6 +138,19 @@ def axis_range(values: Sequence[float], threshold: tuple[float, str] | None) -> 
     return "linear", low, hi + pad
 
 
+#: Not a ranking objective, but what a CPU-load estimate without an idle figure still gives.
+IPJ_ABOVE_IDLE = Objective(
+    name="inferences_per_joule_above_idle",
+    sense="max",
+    label="inferences per joule above idle",
+    unit="inf/J",
+    phrase="most inferences per joule above idle",
+    value=lambda r: r.inferences_per_joule_above_idle,
+    from_power=True,
+    kind=lambda r: "estimated" if r.power_estimated else "measured",
+)
+
+
 def axis_figures(summary: RunSummary) -> list[AxisFigure]:
     """Every figure the front scatter can plot that at least one record has, one per underlying
     figure: the ranking's objectives first, then the rest of :data:`OBJECTIVES`."""
@@ -146,7 +159,8 @@ def axis_figures(summary: RunSummary) -> list[AxisFigure]:
     budget = summary.constraints.max_accuracy_loss
     out: list[AxisFigure] = []
     seen: set[str] = set()
-    ordered = list(summary.ranking.objectives) + [o for o in OBJECTIVES.values() if o not in summary.ranking.objectives]
+    extra = [o for o in (*OBJECTIVES.values(), IPJ_ABOVE_IDLE) if o not in summary.ranking.objectives]
+    ordered = list(summary.ranking.objectives) + extra
     for objective in ordered:
         key = objective.name
         if key in seen:
@@ -204,7 +218,8 @@ def _axis_label(summary: RunSummary, objective: Objective) -> str:
 def default_axes(figures: Sequence[AxisFigure]) -> tuple[str, str]:
     """Efficiency (or throughput) across, accuracy loss up: the trade-off a build choice is about."""
     keys = [f.key for f in figures]
-    x = next((k for k in ("inferences_per_joule", "throughput_ips", "throughput_at_sla_ips") if k in keys), keys[0])
+    across = ("inferences_per_joule", "inferences_per_joule_above_idle", "throughput_ips", "throughput_at_sla_ips")
+    x = next((k for k in across if k in keys), keys[0])
     y = next((k for k in ("accuracy_loss_abs", "latency_p99_ms", "cost_usd_per_million") if k in keys and k != x), x)
     return x, y
 
@@ -336,7 +351,12 @@ def front_scatter(summary: RunSummary) -> Plot | None:
         "for its full record, each figure marked measured, estimated or projected."
     )
     if "inferences_per_joule" not in by_key:
-        caption += " Inferences per joule cannot be plotted: no power figures in this run."
+        why = (
+            "no power figures in this run"
+            if all(r.power is None for r in summary.records)
+            else "no build has a gross energy figure (no idle power known); above idle is offered instead"
+        )
+        caption += f" Inferences per joule cannot be plotted: {why}."
     return Plot(
         id="plot-front",
         figure={"data": data, "layout": layout},
