@@ -499,7 +499,7 @@ def latency_plot(summary: RunSummary) -> Plot | None:
     sla = summary.constraints.sla_p99_ms
     threshold = (sla, f"SLA {fmt(sla)} ms") if sla is not None else None
     kind, lo, hi = axis_range(all_values, threshold)
-    layout = _layout("Latency per query (ms): percentiles the agent recorded", "latency per query (ms)", "")
+    layout = _layout("Latency per query (ms)", "latency per query (ms)", "")
     layout["xaxis"].update({"type": kind, "range": [lo, hi], "autorange": False})
     layout["yaxis"].update({"automargin": True, "autorange": "reversed", "title": {"text": ""}})
     layout["height"] = 120 + 26 * len(records)
@@ -542,7 +542,7 @@ def power_plot(summary: RunSummary) -> Plot | None:
         for k, (name, colour) in enumerate(traces)
         if any(parts[k] is not None for parts in split)
     ]
-    layout = _layout("Average power over each measured window (W)", "power (W)", "", barmode="stack")
+    layout = _layout("Average power per window (W)", "power (W)", "", barmode="stack")
     layout["yaxis"].update({"automargin": True, "autorange": "reversed", "title": {"text": ""}})
     layout["height"] = 120 + 26 * len(records)
     caption = (

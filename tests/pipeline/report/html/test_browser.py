@@ -93,6 +93,7 @@ return [...document.querySelectorAll('main dd, main td, main th, main p, main li
 
 
 def test_the_report_in_headless_chromium(browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.support.ui import Select
 
     run = decision_run(tmp_path)
@@ -111,6 +112,14 @@ def test_the_report_in_headless_chromium(browser: Any, tmp_path: Path) -> None:
     assert browser.execute_script(FRONT_POINTS) == len(run.records)
     ipj = sorted(r.inferences_per_joule for r in run.records)
     assert sorted(browser.execute_script(FRONT_X)) == pytest.approx(ipj)
+
+    # hovering the recommended build shows its full record
+    star = browser.find_element("css selector", "#plot-front .scatterlayer .trace:first-child .point")
+    ActionChains(browser).move_to_element(star).perform()
+    time.sleep(0.5)
+    hover = browser.execute_script("const h = document.querySelector('#plot-front .hoverlayer'); return h.textContent")
+    assert run.recommendation is not None and run.recommendation.id in hover
+    assert "onnxruntime" in hover and "inf/J" in hover and "[measured]" in hover and "batch 8" in hover
 
     # choosing p99 latency across replots the same points at their p99 and retitles the axis
     Select(browser.find_element("id", "plot-front-x")).select_by_value("latency_p99_ms")
