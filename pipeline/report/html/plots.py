@@ -576,7 +576,7 @@ def _power_tip(r: Record) -> str:
 
 def roofline_plot(summary: RunSummary) -> Plot | None:
     """The roofline of each (target, precision, power mode) measured, with each build on it."""
-    records = [r for r in summary.records if r.roofline is not None and finite(r.roofline.intensity_flop_per_byte)]
+    records = [r for r in summary.records if _drawable_roofline(r)]
     if not records:
         return None
     data: list[dict[str, Any]] = []
@@ -651,12 +651,28 @@ def roofline_plot(summary: RunSummary) -> Plot | None:
     )
 
 
+def _drawable_roofline(r: Record) -> bool:
+    """Every figure the chart places is a positive finite number (a log-log chart places no other)."""
+    roof = r.roofline
+    if roof is None:
+        return False
+    figures = (
+        roof.intensity_flop_per_byte,
+        roof.ridge_flop_per_byte,
+        roof.bound_ips,
+        roof.flops_per_inference,
+        roof.bytes_per_inference,
+        r.throughput_ips,
+    )
+    return all((v := finite(f)) is not None and v > 0 for f in figures)
+
+
 def plan_plot(summary: RunSummary) -> Plot | None:
     """The planner's configurations that meet the SLA, by cost per month, the cheapest marked."""
     plan = summary.plan
     if plan is None:
         return None
-    options = [o for o in plan.options if o.feasible and o.usd_per_month is not None]
+    options = [o for o in plan.options if o.feasible and finite(o.usd_per_month) is not None]
     if not options:
         return None
     names = [_e(o.label) for o in options]

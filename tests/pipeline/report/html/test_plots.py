@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from pipeline.report.html.plots import (
@@ -124,6 +125,13 @@ def test_roofline_and_plan_plots_from_a_run_with_every_decision_figure(tmp_path)
         assert abs(y - r.throughput_ips * r.roofline.flops_per_inference / 1e9) < 1e-9
     lines = [t for t in roof.figure["data"] if t["name"].startswith("roof:")]
     assert lines and all(t["y"][1] == t["y"][2] for t in lines)  # flat beyond the ridge
+    # a build whose graph count gave no ops cannot sit on a log-log chart: left off, not NaN in the JSON
+    broken = dataclasses.replace(
+        with_roof[0], roofline=dataclasses.replace(with_roof[0].roofline, flops_per_inference=0.0)
+    )
+    partial = roofline_plot(dataclasses.replace(run, records=(broken, *run.records[1:])))
+    assert partial is not None and len(partial.figure["data"][-1]["x"]) == len(with_roof) - 1
+    script_json(partial.figure)  # raises on NaN or infinity
     plan = plan_plot(run)
     assert plan is not None and run.plan is not None
     bars = plan.figure["data"][0]
