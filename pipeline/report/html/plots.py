@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -35,7 +35,7 @@ CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["
 PLOT_W, PLOT_H = 560.0, 330.0
 #: Logarithmic axis once every value is positive and they span more than this factor.
 LOG_SPAN = 30.0
-#: The textpositions a front label may take, in order of preference, with the label box's offset.
+#: The plotly textpositions a front label may take, in order of preference (boxes in :func:`_box`).
 POSITIONS = ("top center", "bottom center", "middle right", "middle left", "top right", "top left", "bottom right")
 _CHAR_W, _LINE_H, _GAP = 6.6, 14.0, 7.0
 
@@ -237,7 +237,7 @@ def _group(summary: RunSummary, record: Record) -> str:
 #: The scatter's traces: group -> (legend name, marker).
 GROUPS = {
     "recommended": (
-        "★ recommended (on the front)",
+        "★ recommended",
         {"symbol": "star", "size": 17, "color": FRONT_COLOUR, "line": {"color": "#1f2328", "width": 1}},
     ),
     "front": ("Pareto front (all objectives)", {"symbol": "circle", "size": 11, "color": FRONT_COLOUR}),
@@ -255,8 +255,9 @@ def point_label(record: Record) -> str:
     )
 
 
-def hover_text(summary: RunSummary, record: Record, figures: Sequence[AxisFigure]) -> str:
-    """The record in full, as plotly hover text: identity, then every figure with its unit and kind."""
+def hover_text(summary: RunSummary, index: int, figures: Sequence[AxisFigure]) -> str:
+    """Record ``index`` in full, as plotly hover text: identity, then every figure with its unit and kind."""
+    record = summary.records[index]
     lines = [
         f"<b>{_e(text(record.id))}</b>",
         _e(
@@ -265,7 +266,6 @@ def hover_text(summary: RunSummary, record: Record, figures: Sequence[AxisFigure
         ),
         _e(f"device {text(record.device_id)} ({text(record.target)})"),
     ]
-    index = summary.records.index(record)
     for f in figures:
         value = f.values[index]
         kind = f.kinds[index] if f.kinds else None
@@ -280,10 +280,11 @@ def hover_text(summary: RunSummary, record: Record, figures: Sequence[AxisFigure
         )
     if record.roofline is not None:
         roof = record.roofline
+        basis = "estimated" if roof.estimated else "from the profile"
         lines.append(
             _e(
                 f"roofline: {fmt(roof.fraction, 100)}% of the {roof.bound}-bound limit "
-                f"({fmt(roof.bound_ips)} inf/s) [{'estimated' if roof.estimated else 'measured'} peak]"
+                f"({fmt(roof.bound_ips)} inf/s) [peak and bandwidth {basis}]"
             )
         )
     rank = summary.ranking.rank(record.id)
@@ -307,7 +308,7 @@ def front_scatter(summary: RunSummary) -> Plot | None:
         for a in figures
         for b in figures
     }
-    hovers = [hover_text(summary, r, figures) for r in summary.records]
+    hovers = [hover_text(summary, i, figures) for i in range(len(summary.records))]
     data = []
     trace_points = []
     for group, (name, marker) in GROUPS.items():
@@ -716,13 +717,3 @@ def plan_plot(summary: RunSummary) -> Plot | None:
         caption="Red: the cheapest configuration that meets the SLA (queueing included); hatched: "
         "projected onto a target that was not measured.",
     )
-
-
-#: Every chart on the page, in the order it appears.
-PLOTS: tuple[Callable[[RunSummary], Plot | None], ...] = (
-    front_scatter,
-    latency_plot,
-    power_plot,
-    roofline_plot,
-    plan_plot,
-)

@@ -64,7 +64,7 @@ def test_the_front_scatter_puts_each_record_in_one_trace_with_its_full_record_on
     assert plot is not None and plot.default_axes == ("inferences_per_joule", "accuracy_loss_abs")
     traces = plot.figure["data"]
     names = [t["name"] for t in traces]
-    assert names[0] == "★ recommended (on the front)" and len(traces[0]["x"]) == 1
+    assert names[0] == "★ recommended" and len(traces[0]["x"]) == 1
     assert sorted(i for idx in plot.axes["traces"] for i in idx) == [0, 1, 2]
     assert sum(len(t["x"]) for t in traces) == len(run.records)
     rec = traces[0]
