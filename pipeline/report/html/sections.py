@@ -8,11 +8,10 @@ run goes through :func:`e` (device ids and notes come from the network).
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline.numbers import DASH, fmt
-from pipeline.record import Record
 from pipeline.report.html.plot_html import plot_html
 from pipeline.report.html.plots import front_scatter, latency_plot, power_plot
 from pipeline.report.view import (
@@ -33,9 +32,6 @@ from pipeline.report.view import (
     validity_line,
 )
 from pipeline.summary import RunSummary
-
-#: Reads one chart coordinate off a record; None leaves the point off the chart.
-Figure = Callable[[Record], float | None]
 
 
 def e(value: Any) -> str:
