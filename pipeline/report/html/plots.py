@@ -626,7 +626,7 @@ def roofline_plot(summary: RunSummary) -> Plot | None:
             "x": [r.roofline.intensity_flop_per_byte for r in records],  # type: ignore[union-attr]
             "y": [r.throughput_ips * r.roofline.flops_per_inference / 1e9 for r in records],  # type: ignore[union-attr]
             "text": [_e("★ " + point_label(r)) if r.id == rec_id else "" for r in records],
-            "textposition": "bottom center",
+            "textposition": "middle right",
             "hovertext": tips,
             "hoverinfo": "text",
             "marker": {
@@ -639,7 +639,7 @@ def roofline_plot(summary: RunSummary) -> Plot | None:
     layout = _layout(
         "Roofline: measured performance against the device's limits",
         "arithmetic intensity (op per byte moved) · log scale",
-        "performance (G op/s: FLOP, integer ops for INT8) · log scale",
+        "performance, G op/s · log scale",
     )
     layout["xaxis"]["type"] = "log"
     layout["yaxis"]["type"] = "log"
@@ -647,8 +647,9 @@ def roofline_plot(summary: RunSummary) -> Plot | None:
     return Plot(
         id="plot-roofline",
         figure={"data": data, "layout": layout},
-        caption="Left of a roof's corner a build is memory-bound (bytes moved limit it), right of it "
-        "compute-bound. The gap below the roof is what the runtime leaves unused; hover for the fraction.",
+        caption="Operations are FLOP, integer operations for an INT8 build. Left of a roof's corner a build "
+        "is memory-bound (bytes moved limit it), right of it compute-bound. The gap below the roof is what "
+        "the runtime leaves unused; hover for the fraction.",
     )
 
 
