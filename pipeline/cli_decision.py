@@ -171,12 +171,9 @@ def plan_command(
     cheapest configuration that meets the end-to-end p99; writes plan.md and plan.json to RUN_DIR."""
     import json
 
-    from pipeline.errors import InputError
     from pipeline.export import plan_document
     from pipeline.files import write_atomic
     from pipeline.report.terminal import render_plan
-    from pipeline.results_db import ResultsDB
-    from pipeline.run_summary import summary_for_run
 
     if rate is None and trace is None:
         raise typer.BadParameter("give the workload: --rate 600/min (Poisson arrivals) or --trace FILE")
@@ -196,6 +193,24 @@ def plan_command(
         pricing=pricing,
         targets_dirs=targets_dir,
     )
+    summary = stored_summary(out, run_id, given)
+    assert summary.plan is not None
+    console = make_console()
+    render_plan(summary, console)
+    from pipeline.report.markdown import render_plan_markdown
+
+    write_atomic(out / "plan.md", render_plan_markdown(summary))
+    write_atomic(out / "plan.json", json.dumps(plan_document(summary.plan), indent=2, allow_nan=False) + "\n")
+    console.print(f"\nwrote {out / 'plan.md'} and {out / 'plan.json'}", soft_wrap=True, markup=False)
+
+
+def stored_summary(out: Path, run_id: str | None, given: dict[str, Any]) -> Any:
+    """The run's summary from OUT/results.db with ``given`` overrides; a missing database or run exits
+    with an error that says what to run first (shared by ``report`` and ``plan``)."""
+    from pipeline.errors import InputError
+    from pipeline.results_db import ResultsDB
+    from pipeline.run_summary import summary_for_run
+
     db_path = out / "results.db"
     if not db_path.exists():
         typer.echo(
@@ -209,7 +224,7 @@ def plan_command(
             typer.echo(f"edgeprof: error: {db_path} holds no run yet", err=True)
             raise typer.Exit(1)
         try:
-            summary = summary_for_run(db, run, overrides=given)
+            return summary_for_run(db, run, overrides=given)
         except KeyError:
             typer.echo(f"edgeprof: error: no run {run!r} in {db_path}", err=True)
             raise typer.Exit(1) from None
@@ -218,11 +233,3 @@ def plan_command(
             raise typer.Exit(1) from None
     finally:
         db.close()
-    assert summary.plan is not None
-    console = make_console()
-    render_plan(summary, console)
-    from pipeline.report.markdown import render_plan_markdown
-
-    write_atomic(out / "plan.md", render_plan_markdown(summary))
-    write_atomic(out / "plan.json", json.dumps(plan_document(summary.plan), indent=2, allow_nan=False) + "\n")
-    console.print(f"\nwrote {out / 'plan.md'} and {out / 'plan.json'}", soft_wrap=True, markup=False)

@@ -40,40 +40,15 @@ def report(
 ) -> None:
     """Rebuild report.html, report.md, results.json and results.csv from the results database, and print
     the report; flags given here replace the run's own ranking, cost and workload options."""
-    from pipeline.errors import InputError
     from pipeline.export import write_outputs
     from pipeline.report.csv_rows import csv_text
-    from pipeline.results_db import ResultsDB
-    from pipeline.run_summary import summary_for_run
 
     given = d.shared_overrides(locals())
 
-    db_path = out / "results.db"
-    if not db_path.exists():
-        typer.echo(
-            f"edgeprof: error: {db_path} does not exist: run `edgeprof optimize` or `edgeprof demo` first",
-            err=True,
-        )
-        raise typer.Exit(1)
-    db = ResultsDB(db_path)
-    try:
-        run = run_id or db.latest_run()
-        if run is None:
-            typer.echo(f"edgeprof: error: {db_path} holds no run yet", err=True)
-            raise typer.Exit(1)
-        try:
-            summary = summary_for_run(db, run, overrides=given)
-        except KeyError:
-            typer.echo(f"edgeprof: error: no run {run!r} in {db_path}", err=True)
-            raise typer.Exit(1) from None
-        except InputError as exc:
-            typer.echo(f"edgeprof: error: {exc}", err=True)
-            raise typer.Exit(1) from None
-        write_outputs(out, summary, make_console())
-        if csv is not None:
-            if str(csv) == "-":
-                sys.stdout.write(csv_text(summary))
-            else:
-                csv.write_text(csv_text(summary), encoding="utf-8")
-    finally:
-        db.close()
+    summary = d.stored_summary(out, run_id, given)
+    write_outputs(out, summary, make_console())
+    if csv is not None:
+        if str(csv) == "-":
+            sys.stdout.write(csv_text(summary))
+        else:
+            csv.write_text(csv_text(summary), encoding="utf-8")

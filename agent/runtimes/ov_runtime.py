@@ -25,6 +25,7 @@ from agent.errors import InferenceError, RuntimeLoadError
 from agent.protocol import LayerTime
 from agent.runtimes.base import InputSpec, LocalArtifact, Runtime
 from agent.runtimes.ort_runtime import usable_cpus
+from agent.runtimes.ov_measure import BoundRequests, async_window, perf_counter_profile
 from agent.runtimes.ov_settings import VIRTUAL_DEVICES, base_device, read_settings
 
 INSTALL_HINT = "pip install 'edgeprof[agent-openvino]' (openvino==2022.3.2 for MYRIAD on Python 3.8)"
@@ -104,6 +105,7 @@ class OVRuntime(Runtime):
         self._share: Dict[str, bool] = {}
         self._compiled: Any = None
         self._request: Any = None
+        self._bound: Any = None
         self._inputs: List[InputSpec] = []
         self._settings: Dict[str, Any] = {}
 
@@ -137,6 +139,7 @@ class OVRuntime(Runtime):
         try:
             self._compiled = core.compile_model(model, device, config)
             self._request = self._compiled.create_infer_request()
+            self._bound = BoundRequests(self._compiled)
         except Exception as exc:
             raise RuntimeLoadError(
                 "OpenVINO cannot compile %s for %s with %s: %s"
@@ -157,11 +160,16 @@ class OVRuntime(Runtime):
     def infer(self, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
         if self._request is None:
             raise InferenceError("infer() called before load()")
-        request = self._request
+        bound = self._bound.request_for(feeds)
+        request = self._request if bound is None else bound[0]
         try:
             # start + wait, then copy each output tensor: the same work as request.infer(), without
-            # building its result dictionary, which costs a small model a third of its throughput
-            request.start_async(feeds, **self._share)
+            # building its result dictionary, which costs a small model a third of its throughput;
+            # feeds seen before run on a request whose inputs are already set (ov_measure.BoundRequests)
+            if bound is not None and bound[1]:
+                request.start_async()
+            else:
+                request.start_async(feeds, **self._share)
             request.wait()
             return [np.array(request.get_output_tensor(i).data) for i in range(len(self._outputs))]
         except Exception as exc:
@@ -174,8 +182,6 @@ class OVRuntime(Runtime):
         """``concurrency`` asynchronous infer requests in flight (``AsyncInferQueue``)."""
         if self._compiled is None:
             raise InferenceError("run_concurrent() called before load()")
-        from agent.runtimes.ov_measure import async_window
-
         return async_window(
             self._compiled, _async_queue_class(self._api), batches, concurrency, plan, share_inputs=bool(self._share)
         )
@@ -184,12 +190,10 @@ class OVRuntime(Runtime):
         """OpenVINO's performance counters (``PERF_COUNT``) on a second compilation of the model."""
         if self._compiled is None:
             raise InferenceError("layer_profile() called before load()")
-        from agent.runtimes.ov_measure import perf_counter_profile
-
         return perf_counter_profile(self._core, self._model, self.parsed["device"], self._config, batches, queries)
 
     def close(self) -> None:
-        self._request = None
+        self._request = self._bound = None
         self._compiled = None
         self._core = self._model = None
 

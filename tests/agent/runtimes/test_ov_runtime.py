@@ -270,6 +270,12 @@ for label, kind, files in json.loads(sys.argv[2]):
         window = rt.run_concurrent([{"image": images[:2]}], 2, WindowPlan.build(0.1, 5, 0))
         report["runs"][label]["async_queries"] = len(window.latencies_s)
         report["runs"][label]["profile_top"] = rt.layer_profile([{"image": images[:2]}], 2)[0].op_type
+        # feeds used again run on requests whose inputs stay set: each must still give its own outputs
+        a, b = {"image": images[:2]}, {"image": images[2:4]}
+        outs = [rt.infer(f)[0] for f in (a, b, a, b, a, b)]
+        report["runs"][label]["bound_agree"] = bool(
+            all(np.allclose(outs[i], outs[i % 2], atol=1e-6) for i in range(6)) and not np.allclose(outs[0], outs[1])
+        )
 print(json.dumps(report))
 """
 
@@ -322,8 +328,43 @@ def test_legacy_openvino_runtime_api_on_python_38_agrees_with_onnx_runtime(legac
         assert settings["inference_precision"] == "f32"
         assert set(settings["compute_layer_precisions"]) == {"f32"}  # 2022.3 says FP32: normalised
         assert settings["async_queries"] >= 5 and settings["profile_top"] in {"Convolution", "FullyConnected"}
+        assert settings["bound_agree"]
         logits = np.load(tmp_path / f"{label}.npy")
         np.testing.assert_allclose(logits, reference, atol=ATOL, rtol=0)
+
+
+@pytest.mark.openvino
+def test_feeds_used_again_run_on_a_bound_request_and_still_give_their_own_outputs() -> None:
+    from agent.runtimes.ov_measure import BoundRequests
+
+    rt = OVRuntime(STRICT)
+    rt.load(DEMO)
+    images = demo_images(8)
+    feeds = [{DEMO_INPUT_NAME: images[2 * i : 2 * i + 2]} for i in range(3)]
+    reference = ort_reference(images[:6])
+
+    outputs = [rt.infer(f)[0] for f in feeds * 4]  # first round plain, second binds, then no inputs passed
+
+    for i, out in enumerate(outputs):
+        k = i % 3
+        np.testing.assert_allclose(out, reference[2 * k : 2 * k + 2], atol=ATOL, rtol=0)
+    rt.close()
+
+    # the pool itself: once-used feeds never get a request, the least recently used is let go
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(str(DEMO_MODEL_PATH), "CPU")
+    pool = BoundRequests(compiled, capacity=2)
+    a, b, c = ({DEMO_INPUT_NAME: images[i : i + 1]} for i in range(3))
+    assert pool.request_for(a) is None  # first sight: run the plain way
+    request_a, inputs_set = pool.request_for(a)
+    assert not inputs_set  # bound now; the caller sets its inputs this once
+    assert pool.request_for(a) == (request_a, True)
+    for once in ({DEMO_INPUT_NAME: images[i : i + 1]} for i in range(5)):
+        assert pool.request_for(once) is None
+    pool.request_for(b), pool.request_for(b)
+    pool.request_for(c), pool.request_for(c)  # a is the least recently used of three: let go
+    assert pool.request_for(a) is None
 
 
 @pytest.mark.openvino
