@@ -22,7 +22,7 @@ from pipeline.report.decision_view import (
     rule_line,
 )
 from pipeline.report.html.plot_html import plot_html
-from pipeline.report.html.plots import plan_plot, roofline_plot
+from pipeline.report.html.plots_decision import plan_plot, roofline_plot
 from pipeline.summary import RunSummary
 
 

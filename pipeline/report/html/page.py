@@ -18,7 +18,7 @@ from pipeline.record import Record
 from pipeline.report.decision_view import cost_cell, roofline_cell
 from pipeline.report.html.decision_sections import cost, decision, plan, roofline
 from pipeline.report.html.plot_html import BOOT_JS
-from pipeline.report.html.plots import plotly_js
+from pipeline.report.html.plots_common import plotly_js
 from pipeline.report.html.sections import charts, e, failed, measurements, notes, provenance, unfinished
 from pipeline.report.view import no_recommendation, ranking_summary, text
 from pipeline.summary import RunSummary

@@ -1,4 +1,4 @@
-"""How a :class:`~pipeline.report.html.plots.Plot` sits in the page: a ``<div>`` for plotly, the
+"""How a :class:`~pipeline.report.html.plots_common.Plot` sits in the page: a ``<div>`` for plotly, the
 figure beside it as inert JSON (``<script type="application/json">``), and one small script at the
 end of the page that draws every figure and switches the front scatter's axes.
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 
-from pipeline.report.html.plots import CONFIG, Plot, script_json
+from pipeline.report.html.plots_common import CONFIG, Plot, script_json
 
 #: Draws each figure found in the page; for the front scatter, the two <select>s restyle x and y
 #: from the per-figure values, axes, threshold lines and label positions computed in Python.

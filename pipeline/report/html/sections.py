@@ -13,7 +13,8 @@ from typing import Any
 
 from pipeline.numbers import DASH, fmt
 from pipeline.report.html.plot_html import plot_html
-from pipeline.report.html.plots import front_scatter, latency_plot, power_plot
+from pipeline.report.html.plots_front import front_scatter
+from pipeline.report.html.plots_measured import latency_plot, power_plot
 from pipeline.report.view import (
     COLUMNS,
     NUMERIC_COLUMNS,

@@ -15,7 +15,7 @@ from pipeline.recommend import Recommendation
 from pipeline.report import render_html
 from pipeline.report.html.page import stylesheet
 from pipeline.report.html.plot_html import BOOT_JS
-from pipeline.report.html.plots import FRONT_COLOUR, plotly_js
+from pipeline.report.html.plots_common import FRONT_COLOUR, plotly_js
 from pipeline.summary import Failure, Unfinished
 
 from ...sample_results import record, summary
