@@ -1,4 +1,4 @@
-"""The HTML report: :func:`render_html` (the page), built from sections and an SVG chart engine."""
+"""The HTML report: :func:`render_html` (the page), built from sections and plotly figures (plotly.js inlined)."""
 
 from pipeline.report.html.page import render_html
 

@@ -1,8 +1,8 @@
 """The HTML page's plain sections on the decision: how it was made (rule, budget, figure kinds,
 per-target picks), cost per inference with its inputs, the roofline, and the planner's answer.
 
-No charts here: the figures are laid out as text and tables from :mod:`pipeline.report.decision_view`,
-the same strings the terminal report prints.
+The figures are laid out as text and tables from :mod:`pipeline.report.decision_view`, the same
+strings the terminal report prints; the roofline and the planner also get a chart (:mod:`.plots`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pipeline.report.decision_view import (
     roofline_lines,
     rule_line,
 )
+from pipeline.report.html.plot_html import plot_html
+from pipeline.report.html.plots_decision import plan_plot, roofline_plot
 from pipeline.summary import RunSummary
 
 
@@ -58,7 +60,10 @@ def cost(summary: RunSummary) -> str:
 
 
 def roofline(summary: RunSummary) -> str:
-    return f'<section id="roofline"><h2>Roofline: what limits each build</h2>{_list(roofline_lines(summary))}</section>'
+    return (
+        '<section id="roofline"><h2>Roofline: what limits each build</h2>'
+        f"{_list(roofline_lines(summary))}{plot_html(roofline_plot(summary))}</section>"
+    )
 
 
 def plan(summary: RunSummary) -> str:
@@ -72,4 +77,4 @@ def plan(summary: RunSummary) -> str:
         for row in plan_table(summary)
     )
     table = f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
-    return f'<section id="plan"><h2>Planner</h2>{_list(lines)}{table}</section>'
+    return f'<section id="plan"><h2>Planner</h2>{_list(lines)}{plot_html(plan_plot(summary))}{table}</section>'

@@ -1,7 +1,8 @@
 """The HTML report: one self-contained page that works offline.
 
-No scripts, no external fonts, stylesheets or images: the CSS (``report.css``, package data) is
-inlined and the charts are inline SVG. What a reader sees first is the recommended build and why,
+No external fonts, stylesheets, scripts or images: the CSS (``report.css``, package data) is
+inlined, and so is plotly.js, once, when the page has a chart (the figures sit beside their
+``<div>`` as JSON; :mod:`.plot_html`). What a reader sees first is the recommended build and why,
 then the charts with the Pareto front in a strong colour, then every measurement, the provenance of
 the figures, failures, jobs that never reported, and notes.
 """
@@ -16,6 +17,8 @@ from pipeline.numbers import DASH, fmt, is_number
 from pipeline.record import Record
 from pipeline.report.decision_view import cost_cell, roofline_cell
 from pipeline.report.html.decision_sections import cost, decision, plan, roofline
+from pipeline.report.html.plot_html import BOOT_JS
+from pipeline.report.html.plots_common import plotly_js
 from pipeline.report.html.sections import charts, e, failed, measurements, notes, provenance, unfinished
 from pipeline.report.view import no_recommendation, ranking_summary, text
 from pipeline.summary import RunSummary
@@ -30,17 +33,7 @@ def stylesheet() -> str:
 def render_html(summary: RunSummary) -> str:
     """The report of ``summary`` as one HTML page (a string)."""
     title = f"edgeprof report · {text(summary.model.get('name'))} · {text(summary.run_id)}"
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)}</title>",
-        f"<style>{stylesheet()}</style>",
-        "</head>",
-        "<body>",
-        "<main>",
+    body = [
         _header(summary),
         _headline(summary),
         decision(summary),
@@ -54,7 +47,23 @@ def render_html(summary: RunSummary) -> str:
         unfinished(summary),
         notes(summary),
         _footer(summary),
+    ]
+    has_plots = any('class="edgeprof-plot"' in part for part in body)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(title)}</title>",
+        f"<style>{stylesheet()}</style>",
+        f'<script id="plotly-js">{plotly_js()}</script>' if has_plots else "",
+        "</head>",
+        "<body>",
+        "<main>",
+        *body,
         "</main>",
+        f"<script>{BOOT_JS}</script>" if has_plots else "",
         "</body>",
         "</html>",
     ]
@@ -104,7 +113,7 @@ def _headline(summary: RunSummary) -> str:
         '<div class="label">Recommended build</div>'
         f'<div class="rec-id">{name}{where}</div>'
         f'<p class="reason">{e(rec.reason)}</p>'
-        f"{tiles}{ranked}"
+        f"{tiles}{_plan_answer(summary)}{ranked}"
         f'<p class="rec-full">record <code>{e(rec.id)}</code></p>'
         "</section>"
     )
@@ -121,13 +130,33 @@ def _tiles(summary: RunSummary, record: Record) -> str:
         (fmt(record.throughput_ips), "throughput (inf/s)"),
         (fmt(record.power.avg_w if record.power else None), "average power (W)" + est),
         (cost_cell(record), "USD per million inferences, full load"),
-        (roofline_cell(record), "of its roofline bound"),
+        (roofline_cell(record).split(" ")[0], _roofline_key(record)),
     ]
     # A missing figure gets no tile: the reason says what is missing.
     cells = "".join(
         f'<div class="tile"><div class="v">{e(v)}</div><div class="k">{k}</div></div>' for v, k in tiles if v != DASH
     )
     return f'<div class="tiles">{cells}</div>'
+
+
+def _roofline_key(record: Record) -> str:
+    roof = record.roofline
+    if roof is None:
+        return ""
+    est = ' <span class="badge">est.</span>' if roof.estimated else ""
+    return f"of its roofline limit: {e(roof.bound)}-bound{est}"
+
+
+def _plan_answer(summary: RunSummary) -> str:
+    """The planner's answer for the stated workload, in the headline (the Planner section has the rest)."""
+    plan = summary.plan
+    if plan is None:
+        return ""
+    w = plan.workload
+    return (
+        f'<p class="plan-answer"><b>Planner, for {e(fmt(w.rate_per_s))} requests/s at p99 ≤ {e(fmt(w.p99_ms))} ms:</b> '
+        f"{e(plan.answer)}</p>"
+    )
 
 
 def _footer(summary: RunSummary) -> str:

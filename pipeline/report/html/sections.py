@@ -1,4 +1,4 @@
-"""The HTML page's sections below the headline: charts, the measurements table, provenance cards,
+"""The HTML page's sections below the headline: charts (plotly), the measurements table, provenance cards,
 failures, jobs that never reported, and notes.
 
 Each function returns one ``<section>`` (or "" when it has nothing to say). Every string from the
@@ -8,22 +8,20 @@ run goes through :func:`e` (device ids and notes come from the network).
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pipeline.numbers import DASH, finite, fmt
-from pipeline.rank import pareto_ranks
-from pipeline.record import Record
-from pipeline.report.html.charts import Chart, ChartPoint, render_svg
+from pipeline.numbers import DASH, fmt
+from pipeline.report.html.plot_html import plot_html
+from pipeline.report.html.plots_front import front_scatter
+from pipeline.report.html.plots_measured import latency_plot, power_plot
 from pipeline.report.view import (
     COLUMNS,
-    FIDELITY_MARK,
     NUMERIC_COLUMNS,
     failures,
     grouped_notes,
     legend,
     measurement_summary,
-    not_ranked_reason,
     power_provenance,
     rows,
     short_ids,
@@ -36,9 +34,6 @@ from pipeline.report.view import (
 )
 from pipeline.summary import RunSummary
 
-#: Reads one chart coordinate off a record; None leaves the point off the chart.
-Figure = Callable[[Record], float | None]
-
 
 def e(value: Any) -> str:
     """Escape for HTML text and attribute values."""
@@ -50,113 +45,16 @@ def e(value: Any) -> str:
 
 
 def charts(summary: RunSummary) -> str:
-    """Efficiency (or throughput) against accuracy loss, and throughput against p99 latency."""
-    recs = summary.records
-    any_energy = any(finite(r.inferences_per_joule) is not None for r in recs)
-    estimated = [r.power_estimated for r in recs if finite(r.inferences_per_joule) is not None]
-    fidelity = [r.loss_is_fidelity for r in recs if r.accuracy_loss is not None]
-    if any_energy:
-        x1_label = "inferences per joule (inf/J)"
-        if estimated and all(estimated):
-            x1_label += " · estimated power"
-        elif any(estimated):
-            x1_label += " · some estimated"
-        title1 = "Energy efficiency vs accuracy loss"
-    else:
-        x1_label = "throughput (inf/s) · no power figures"
-        title1 = "Throughput vs accuracy loss"
-    if fidelity and all(fidelity):
-        y1_label = "fidelity loss (pp, 1 − agreement with FP32)"
-    elif any(fidelity):
-        y1_label = f"accuracy loss (pp; {FIDELITY_MARK} = fidelity)"
-    else:
-        y1_label = "top-1 accuracy loss (pp)"
-
-    def x1(r: Record) -> float | None:
-        return finite(r.inferences_per_joule if any_energy else r.throughput_ips)
-
-    def loss_pp(r: Record) -> float | None:
-        loss = finite(r.accuracy_loss)
-        return None if loss is None else loss * 100
-
-    sla = summary.constraints.sla_p99_ms
-    max_loss = summary.constraints.max_accuracy_loss
-    chart1 = Chart(
-        points=_points(summary, x1, loss_pp),
-        title=title1,
-        x_label=x1_label,
-        y_label=y1_label,
-        hline=(max_loss * 100, f"max loss {fmt(max_loss, 100)} pp") if max_loss is not None else None,
-        include_zero_y=True,
-        allow_log_y=False,
-    )
-    chart2 = Chart(
-        points=_points(summary, lambda r: finite(r.throughput_ips), lambda r: finite(r.latency_ms.p99)),
-        title="Throughput vs p99 latency",
-        x_label="throughput (inf/s)",
-        y_label="p99 latency (ms)",
-        hline=(sla, f"SLA {fmt(sla)} ms") if sla is not None else None,
-        include_zero_y=False,
-        allow_log_y=True,
-    )
-    caption = (
-        '<span class="key front">●</span> Pareto front over all objectives, the line joining the '
-        'builds that trade off these two · <span class="key rec">◎</span> recommended · '
-        '<span class="key other">●</span> later fronts · <span class="key other">○</span> not ranked '
-        "(invalid or outside the constraints). Better is to the right and lower down. "
-        "Hover a point for its figures."
-    )
+    """The front scatter (the reader picks both figures), then each build's latency and power."""
+    front = plot_html(front_scatter(summary))
+    if not front:
+        return ""
     return (
-        '<section class="charts">'
-        f"<figure>{render_svg(chart1)}</figure><figure>{render_svg(chart2)}</figure>"
-        f'<p class="legend wide">{caption}</p>'
+        '<section class="charts" id="charts"><h2>The builds on the figures that decide</h2>'
+        f"{front}"
+        f'<div class="chart-pair">{plot_html(latency_plot(summary))}{plot_html(power_plot(summary))}</div>'
         "</section>"
     )
-
-
-def _points(summary: RunSummary, fx: Figure, fy: Figure) -> list[ChartPoint]:
-    """One point per record (x more is better, y less); the trade-off line joins the front's points
-    that are non-dominated in these two coordinates."""
-    rec_id = summary.recommendation.id if summary.recommendation else None
-    kinds = {}
-    for r in summary.records:
-        rank = summary.ranking.rank(r.id)
-        ranked = rank is not None and r.valid
-        kinds[r.id] = "front" if ranked and rank == 0 else "other" if ranked else "unranked"
-    coords = {r.id: (fx(r), fy(r)) for r in summary.records}
-    front = [r.id for r in summary.records if kinds[r.id] == "front" and None not in coords[r.id]]
-    on_line: set[str] = set()
-    if len(front) > 1:
-        ranks = pareto_ranks([coords[i] for i in front], ("max", "min"))
-        on_line = {i for i, rank in zip(front, ranks, strict=True) if rank == 0}
-    return [
-        ChartPoint(
-            x=coords[r.id][0],
-            y=coords[r.id][1],
-            label=f"{text(r.variant_id)}/b{text(r.batch_size)}" + (f"c{r.concurrency}" if r.concurrency > 1 else ""),
-            kind=kinds[r.id],
-            recommended=r.id == rec_id,
-            tip=_tip(summary, r),
-            on_line=r.id in on_line,
-        )
-        for r in summary.records
-    ]
-
-
-def _tip(summary: RunSummary, r: Record) -> str:
-    est = " (est.)" if r.power_estimated else ""
-    power_w = r.power.avg_w if r.power is not None else None
-    lines = [
-        text(r.id),
-        f"{fmt(r.inferences_per_joule)} inf/J{est} · {fmt(r.throughput_ips)} inf/s",
-        f"p50 {fmt(r.latency_ms.p50)} ms · p99 {fmt(r.latency_ms.p99)} ms",
-        f"loss {fmt(r.accuracy_loss, 100)} pp{' (fidelity)' if r.loss_is_fidelity else ''} · "
-        f"power {fmt(power_w)} W{est}",
-    ]
-    reason = not_ranked_reason(summary, r)
-    if reason:
-        lines.append("not ranked: " + reason)
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -250,8 +148,9 @@ def provenance(summary: RunSummary) -> str:
         ("sha256", f"<code>{e(text(model.get('sha256')))}</code>"),
         ("inputs", "<br>".join(inputs) or DASH),
         (
-            "FLOPs per inference (static graph count: 2 per multiply-add, element-wise ops at a stated cost)",
-            e(fmt(model.get("flops_per_inference"))),
+            "FLOPs per inference",
+            e(fmt(model.get("flops_per_inference")))
+            + ' <span class="ver">static graph count: 2 per multiply-add, element-wise ops at a stated cost</span>',
         ),
     ]
     has_labels = summary.eval_info.get("has_labels")

@@ -26,3 +26,13 @@ def test_without_a_workload_there_is_no_planner_section(tmp_path):
     import dataclasses
 
     assert plan(dataclasses.replace(decision_run(tmp_path), plan=None)) == ""
+
+
+def test_the_headline_names_cost_roofline_bound_and_the_planners_answer(tmp_path):
+    run = decision_run(tmp_path)
+    assert run.recommended is not None and run.recommended.roofline is not None and run.plan is not None
+    page = render_html(run)
+    head = page[page.index('id="recommended"') : page.index('id="decision"')]
+    assert "USD per million inferences, full load" in head
+    assert f"of its roofline limit: {run.recommended.roofline.bound}-bound" in head
+    assert "Planner, for 10 requests/s at p99 ≤ 50 ms:" in head and run.plan.answer.split(":")[0] in head

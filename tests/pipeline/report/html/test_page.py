@@ -1,4 +1,5 @@
-"""The HTML page (pipeline/report/html/page.py): well formed, offline, escaped, and it says what to deploy."""
+"""The HTML page (pipeline/report/html/page.py): well formed, offline (plotly.js inlined once, no other
+script), escaped, and it says what to deploy."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pipeline.objectives import Objective
 from pipeline.rank import Constraints
 from pipeline.recommend import Recommendation
 from pipeline.report import render_html
-from pipeline.report.html.charts import FRONT_COLOUR
 from pipeline.report.html.page import stylesheet
+from pipeline.report.html.plot_html import BOOT_JS
+from pipeline.report.html.plots_common import FRONT_COLOUR, plotly_js
 from pipeline.summary import Failure, Unfinished
 
 from ...sample_results import record, summary
@@ -46,9 +48,12 @@ class TagChecker(HTMLParser):
         self.counts: dict[str, int] = {}
         self.loads: list[tuple[str, str, str]] = []
         self.text: list[str] = []
+        self.scripts: list[dict[str, str | None]] = []
 
     def handle_starttag(self, tag, attrs):
         self.counts[tag] = self.counts.get(tag, 0) + 1
+        if tag == "script":
+            self.scripts.append(dict(attrs))
         for name, value in attrs:
             if name in ("src", "href", "xlink:href", "action", "data", "poster") and value:
                 self.loads.append((tag, name, value))
@@ -82,14 +87,27 @@ def check(page: str) -> TagChecker:
     checker.close()
     assert checker.problems == []
     assert checker.stack == []
+    # The only scripts: plotly.js, the figures as inert JSON, and the page's own boot script.
+    for attrs in checker.scripts:
+        assert attrs in ({"id": "plotly-js"}, {"type": "application/json", "class": "edgeprof-plot"}, {}), attrs
     return checker
 
 
-def test_well_formed_with_svg_and_table():
+def plots(page: str) -> int:
+    return page.count('<script type="application/json" class="edgeprof-plot">')
+
+
+def without_plotly(page: str) -> str:
+    """The page with plotly.js taken out (its code holds URLs it never loads for these charts)."""
+    return page.replace(plotly_js(), "")
+
+
+def test_well_formed_with_plots_and_table():
     page = render_html(sample())
     checker = check(page)
     assert page.startswith("<!DOCTYPE html>")
-    assert checker.counts.get("svg") == 2
+    assert plots(page) == 3  # front scatter, latency, power (no roofline or plan in this run)
+    assert page.count(plotly_js()) == 1 and page.count(BOOT_JS) == 1
     assert checker.counts.get("table", 0) >= 2  # measurements, devices, failures
     assert checker.counts.get("html") == 1 and checker.counts.get("body") == 1
 
@@ -98,9 +116,10 @@ def test_offline_no_external_resources():
     page = render_html(sample())
     checker = check(page)
     assert checker.loads == []
-    assert "script" not in checker.counts and "link" not in checker.counts
-    assert "http://" not in page and "https://" not in page
-    assert "@import" not in page and "url(" not in page
+    assert "link" not in checker.counts and all("src" not in attrs for attrs in checker.scripts)
+    rest = without_plotly(page)
+    assert "http://" not in rest and "https://" not in rest
+    assert "@import" not in rest and "url(" not in rest
 
 
 def test_the_stylesheet_is_package_data_inlined_in_the_page():
@@ -124,7 +143,7 @@ def test_hostile_strings_are_escaped():
     page = render_html(run)
     checker = check(page)
     assert HOSTILE not in page
-    assert "script" not in checker.counts
+    assert len(checker.scripts) == 2 + plots(page)  # plotly.js, boot, one JSON per figure: nothing injected
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert any(HOSTILE in t for t in checker.text)  # shown to the reader, as text
 
@@ -138,14 +157,14 @@ def test_shows_recommendation_and_reason():
     assert "int8-static/local-myhost/b8" in text
     assert "430 inf/J" in text and "estimated power" in text
     # Headline comes before the charts and the table.
-    assert page.index('id="recommended"') < page.index("<svg") < page.index('id="measurements"')
+    assert page.index('id="recommended"') < page.index('class="plot"') < page.index('id="measurements"')
 
 
 def test_front_highlighted_sla_line_and_units():
     page = render_html(sample())
     assert FRONT_COLOUR in page
     assert "SLA 5 ms" in page
-    for unit in ("inferences per joule (inf/J)", "accuracy loss (pp)", "throughput (inf/s)", "p99 latency (ms)"):
+    for unit in ("inferences per joule, inf/J", "accuracy loss, pp", "throughput (inf/s)", "p99 latency (ms)"):
         assert unit in page
     assert "int8-static/b8" in page  # front point label
 
@@ -177,8 +196,8 @@ def test_unfinished_jobs_are_named():
 
 def test_single_record():
     page = render_html(summary([record("fp32")]))
-    checker = check(page)
-    assert checker.counts.get("svg") == 2
+    check(page)
+    assert plots(page) == 3
     assert "fp32/local-myhost/b8" in page
 
 
@@ -207,6 +226,7 @@ def test_no_recommendation_and_no_records():
     page = render_html(summary([]))
     check(page)
     assert "No measurements" in page
+    assert plots(page) == 0 and 'id="plotly-js"' not in page  # no chart, no 4.8 MB of plotly.js
 
 
 def test_hundred_records():
@@ -225,8 +245,8 @@ def test_hundred_records():
         for i in range(100)
     ]
     page = render_html(summary(records, sla=20.0))
-    checker = check(page)
-    assert checker.counts.get("svg") == 2
+    check(page)
+    assert plots(page) == 3
     assert page.count("<tr") >= 100
     assert "log scale" in page  # inf/J spans more than 30×
 
@@ -256,4 +276,4 @@ def test_every_string_field_hostile():
     page = render_html(_poison(run))
     checker = check(page)
     assert HOSTILE not in page
-    assert "script" not in checker.counts
+    assert len(checker.scripts) == 2 + plots(page)

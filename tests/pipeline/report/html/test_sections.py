@@ -30,12 +30,13 @@ def test_the_measurements_table_marks_the_recommendation_the_front_and_sla_breac
     assert '<span class="ver">1.32.0</span>' in html
 
 
-def test_the_charts_join_the_two_dimensional_front():
+def test_the_charts_section_has_the_axis_picker_and_three_figures():
     html = charts(sample())
-    first, second = html.split("</figure>")[:2]
-    assert "Energy efficiency vs accuracy loss" in first and "Throughput vs p99 latency" in second
-    # fp32 and int8 trade joules for accuracy; in throughput and p99, int8 beats fp32 outright.
-    assert "<polyline" in first and "<polyline" not in second
+    assert html.count('class="edgeprof-plot"') == 3
+    assert '<select id="plot-front-x"' in html and '<select id="plot-front-y"' in html
+    assert '<option value="inferences_per_joule" selected>' in html
+    assert '<option value="accuracy_loss_abs" selected>' in html
+    assert charts(summary([])) == ""
 
 
 def test_provenance_lists_devices_model_and_power():
