@@ -240,7 +240,7 @@ def effective_objectives(
     stand_ins: dict[str, Objective] = {}
     for objective in objectives:
         have = [r for r in valid if objective.of(r) is not None]
-        fallback = objective.fallback
+        fallback = _first_complete_fallback(objective, valid)
         if fallback is not None and valid and len(have) < len(valid):
             twin = next((o for o in objectives if o.figure == fallback.figure), None)
             instead = f"ranked on {fallback.label} instead of {objective.label}"
@@ -249,17 +249,37 @@ def effective_objectives(
             elif any(fallback.of(r) is not None for r in valid) and fallback.name not in used:
                 used[fallback.name] = fallback
                 stand_ins[fallback.name] = objective
-            if have:
-                notes.append(
-                    f"{len(valid) - len(have)} of {len(valid)} records have no {objective.lacking()}: {instead}"
+            lacking = objective.lacking()
+            first = objective.fallback
+            if fallback.from_power and objective.from_power:  # the power is known, only above idle
+                lacking = "gross energy figure (power known above idle only: no idle power figure for the device)"
+            elif first is not None and first is not fallback and any(first.of(r) is not None for r in valid):
+                some = sum(first.of(r) is not None for r in valid)
+                lacking = (
+                    f"gross energy figure, and only {some} of {len(valid)} have {first.label} (the others have no "
+                    "power reading)"
                 )
+            if have:
+                notes.append(f"{len(valid) - len(have)} of {len(valid)} records have no {lacking}: {instead}")
             else:
-                notes.append(f"no record has {objective.lacking(article=True)}: {instead}")
+                article = "an " if lacking[:1] in "aeiou" else "a "
+                notes.append(f"no record has {article}{lacking}: {instead}")
         elif not valid or have:
             used.setdefault(objective.name, objective)
         else:
             notes.append(f"no record has {objective.lacking(article=True)}: left out of the ranking")
     return tuple(used.values()), tuple(notes), stand_ins
+
+
+def _first_complete_fallback(objective: Objective, valid: Sequence[Record]) -> Objective | None:
+    """The first objective down ``objective``'s fallback chain that every valid record has (gross
+    inferences per joule → above idle → throughput); the chain's last when none is complete."""
+    fallback = objective.fallback
+    while fallback is not None and fallback.fallback is not None:
+        if all(fallback.of(r) is not None for r in valid):
+            return fallback
+        fallback = fallback.fallback
+    return fallback
 
 
 def constraint_violations(record: Record, constraints: Constraints) -> list[str]:
