@@ -299,6 +299,14 @@ def _representative(
     r, m = min(reversed(pool), key=lambda w: abs(w[1].throughput_ips - tput))
     spreads = {name: s for name, values in figures.items() if (s := figure_spread(values)) is not None}
     medians: dict[str, Any] = {name: median_or_none(values) for name, values in figures.items()}
+    # energy per inference as the inverse of the median inf/J: the two fields stay one figure (with an
+    # even N the median of the inverses is not the inverse of the median)
+    for energy, ipj in (
+        ("energy_j_per_inference", "inferences_per_joule"),
+        ("energy_above_idle_j_per_inference", "inferences_per_joule_above_idle"),
+    ):
+        if medians[ipj]:
+            medians[energy] = 1.0 / medians[ipj]
     lat = [w[1].latency_ms for w in pool]
     medians["latency_ms"] = LatencyStats(
         p50=median_or_none([x.p50 for x in lat]) or m.latency_ms.p50,
