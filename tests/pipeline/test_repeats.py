@@ -105,3 +105,11 @@ def test_a_leader_that_wins_its_tie_still_names_who_it_tied_with() -> None:
     rec = recommend([a, b], rank_records([a, b], DEFAULT_OBJECTIVES), rule="knee")
     assert rec is not None and rec.id == a.id
     assert "Tied on" in rec.reason and "b/local-myhost/b8" in rec.reason and "less accuracy loss" in rec.reason
+
+
+def test_the_table_shows_half_the_range_as_a_share_of_the_median() -> None:
+    from pipeline.report.view import spread_cell
+
+    assert spread_cell(record("one")) == "–"  # a single window has no spread
+    rec = repeated(record("three", ipj=300), (285.0, 300.0, 315.0))
+    assert spread_cell(rec) == "±5.00% N=3"
