@@ -89,10 +89,10 @@ _TARGETS_HELP = (
 )
 _DEVICES_HELP = "Device ids of running agents, comma-separated: each measures every build."
 MAX_REPEATS = 50
-#: The demo measures each build this often: enough for an interval (min..max, 75% coverage at N=3) and
-#: still well under the demo's 5-minute limit; DEMO_SECONDS is what it took (scripts/bench/demo_wall_time.md).
+#: The demo measures each build twice: the least that gives an interval (min..max, 50% coverage), at
+#: about twice the measuring time of one round, which is most of the demo's 25-50 s on an idle 2-core
+#: machine (scripts/bench/demo_wall_time.md); three rounds would near the 5-minute limit on a busy one.
 DEMO_REPEATS = 2
-DEMO_SECONDS = "60-120"
 _REPEATS_HELP = (
     "Measure every build's windows N times, round by round across builds (interleaved), and rank on the medians: "
     "builds whose intervals for the median overlap are tied, the tie to less accuracy loss, then the lower p99. "
@@ -328,8 +328,9 @@ def demo(
         min=1,
         max=MAX_REPEATS,
         metavar="N",
-        help=_REPEATS_HELP + f" The demo's default, {DEMO_REPEATS}, takes about {DEMO_SECONDS} s on 2 cores "
-        "(scripts/bench/demo_wall_time.md); --repeats 1 about 25-50 s.",
+        help=_REPEATS_HELP + f" The demo's default, {DEMO_REPEATS}, about doubles its measuring time: --repeats 1 "
+        "takes 25-50 s on an idle 2-core machine (scripts/bench/demo_wall_time.md); scripts/bench/"
+        "demo_repeatability.md has the time two rounds took on a busy one.",
     ),
 ) -> None:
     """Run the whole flow on the bundled digits CNN: embedded broker, local agent, FP32/INT8/FP16 builds."""

@@ -73,6 +73,18 @@ def names_as_tied(doc: dict[str, Any], other: str) -> bool:
     return "Tied on" in reason and other in reason
 
 
+def invalid_summary(doc: dict[str, Any]) -> str:
+    """How many records were invalid, and the agent's most common reason."""
+    bad = [r for r in doc["variants"] if not r["valid"]]
+    reasons: dict[str, int] = {}
+    for r in bad:
+        for reason in (r.get("validity") or {}).get("reasons") or []:
+            key = reason.split(":")[0]
+            reasons[key] = reasons.get(key, 0) + 1
+    top = max(reasons, key=lambda k: reasons[k]) if reasons else "no reason given"
+    return f"{len(bad)} of {len(doc['variants'])} records invalid, most for {top!r}"
+
+
 def front_rows(doc: dict[str, Any]) -> list[str]:
     rows = []
     for r in doc["variants"]:
@@ -96,18 +108,24 @@ def front_rows(doc: dict[str, Any]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=None, help="passed to edgeprof demo (default: its own)")
+    parser.add_argument("--keep", type=Path, default=None, help="keep both runs' output folders under this folder")
     args = parser.parse_args()
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
     dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    work = Path(tempfile.mkdtemp(prefix="edgeprof-repeatability-"))
+    work = args.keep or Path(tempfile.mkdtemp(prefix="edgeprof-repeatability-"))
     try:
         with LoadWatch() as load:
             first, wall_a = run_demo(work / "a", args.repeats)
             second, wall_b = run_demo(work / "b", args.repeats)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
     a, b = pick(first), pick(second)
-    if a == b:
+    if first.get("recommended") is None or second.get("recommended") is None:
+        verdict = (
+            "INCONCLUSIVE: a run recommended nothing (" + "; ".join(invalid_summary(d) for d in (first, second)) + ")"
+        )
+    elif a == b:
         verdict = "PASS: the same build"
     elif names_as_tied(first, b) and names_as_tied(second, a):
         verdict = "PASS: different builds, and each run says the other's pick is tied with its own"
@@ -137,6 +155,10 @@ def main() -> int:
         "",
         f"Result: **{verdict}**.",
         "",
+        f"Records valid: run 1 {sum(r['valid'] for r in first['variants'])} of {len(first['variants'])}, run 2 "
+        f"{sum(r['valid'] for r in second['variants'])} of {len(second['variants'])} (invalid ones are not ranked: "
+        "the agent refuses a window when other processes took over 15% of its CPUs).",
+        "",
         "Reasons, as each run gave them:",
         "",
         f"1. {(first.get('recommended') or {}).get('reason', 'no recommendation')}",
@@ -155,7 +177,7 @@ def main() -> int:
     out = REPO / "scripts" / "bench" / "demo_repeatability.md"
     out.write_text("\n".join(lines))
     print("\n".join(lines))
-    return 0 if verdict.startswith("PASS") else 1
+    return 0 if verdict.startswith("PASS") else 2 if verdict.startswith("INCONCLUSIVE") else 1
 
 
 if __name__ == "__main__":
