@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -159,10 +159,13 @@ def measure(
     cpu_account: Optional[CPUAccount] = None,
     accuracy_samples: Optional[int] = None,
     profile_s: float = 0.0,
+    on_phase: Optional[Callable[[str], None]] = None,
 ) -> Measurement:
     """One measurement at one batch size: power from ``sampler.window`` when a sampler is given,
     validity from :mod:`agent.validity`, accuracy at this batch size when ``accuracy_samples`` is
-    given (0 = the whole set), and a layer profile of about ``profile_s`` seconds of queries."""
+    given (0 = the whole set), and a layer profile of about ``profile_s`` seconds of queries.
+    ``on_phase(name)`` is told each phase as it starts (agent.protocol.progress.PHASES)."""
+    phase = on_phase or (lambda name: None)
     settings = settings or WindowSettings(warmup_s, min_duration_s, min_queries)
     if idle is None:
         idle = IdlePower(idle_w, "given by the caller" if idle_w is not None else "")
@@ -176,7 +179,9 @@ def measure(
         max_duration_s=settings.max_window_s,
     )
     before = conditions.snapshot(sysfs_root)
+    phase("warm-up")
     window.warm_up(runtime.infer, batches, settings.warmup_s)
+    phase("measuring")
     cpu_before = _cpu_snapshot(cpu_account)
     if settings.concurrency > 1:
         times = runtime.run_concurrent(batches, settings.concurrency, plan)
@@ -206,12 +211,14 @@ def measure(
         notes.append("power is an estimate (%s), not a measurement" % power.source)
     accuracy = None
     if accuracy_samples is not None:
+        phase("accuracy")
         try:
             accuracy = evaluate_accuracy(runtime, data, batch_size, accuracy_samples)
         except InferenceError as exc:
             notes.append("accuracy not measured at batch %d: %s" % (batch_size, exc))
     profile: List[LayerTime] = []
     if profile_s > 0:
+        phase("layer profile")
         queries = int(min(_PROFILE_MAX_QUERIES, max(_PROFILE_MIN_QUERIES, profile_s / max(stats.mean / 1e3, 1e-6))))
         try:
             profile = runtime.layer_profile(batches, queries)

@@ -19,6 +19,7 @@ from typing import Callable, Optional
 
 from agent.artifacts import ArtifactCache
 from agent.errors import ArtifactError, ProtocolError
+from agent.progress_feed import PROGRESS_FILE, ProgressRelay
 from agent.protocol import BenchmarkJob, BenchmarkResult, WorkerSpec, decode, encode
 from agent.runtimes.base import LocalArtifact
 from agent.worker import failed_result
@@ -81,9 +82,12 @@ class JobRunner:
         report: StepReport,
     ) -> BenchmarkResult:
         work = self.state_dir / "work" / job.job_id
-        report(job, "building" if build.kind == "tensorrt-recipe" else "running", "")
+        state = "building" if build.kind == "tensorrt-recipe" else "running"
+        report(job, state, "")
+        # the child's phases as they start: the running state's detail, at most 2 a second
+        relay = ProgressRelay(work / PROGRESS_FILE, lambda detail: report(job, "running", detail))
         try:
-            return self.run_child(job, started, work, build, eval_path, deadline)
+            return self.run_child(job, started, work, build, eval_path, deadline, relay)
         finally:
             shutil.rmtree(str(work), ignore_errors=True)  # the result goes to the outbox; keep no copies
 
@@ -95,6 +99,7 @@ class JobRunner:
         build: LocalArtifact,
         eval_path: Optional[Path],
         deadline: float,
+        relay: Optional[ProgressRelay] = None,
     ) -> BenchmarkResult:
         """Run the benchmark child in ``work`` until it writes its result or the deadline passes."""
         work.mkdir(parents=True, exist_ok=True)
@@ -126,7 +131,7 @@ class JobRunner:
                 start_new_session=True,
             )
             try:
-                rc = self.wait_child(max(1.0, deadline - time.monotonic()))  # what the downloads left
+                rc = self.wait_child(max(1.0, deadline - time.monotonic()), relay)  # what the downloads left
             finally:
                 self.child = None
         if rc is None:
@@ -141,12 +146,15 @@ class JobRunner:
         except ProtocolError as exc:
             return failed_result(job, "benchmark process wrote an invalid result: %s" % exc, started)
 
-    def wait_child(self, deadline_s: float) -> Optional[int]:
-        """The child's exit code; None when it ran past ``deadline_s`` (it is then killed)."""
+    def wait_child(self, deadline_s: float, relay: Optional[ProgressRelay] = None) -> Optional[int]:
+        """The child's exit code; None when it ran past ``deadline_s`` (it is then killed). Meanwhile
+        ``relay`` passes on the child's progress."""
         child = self.child
         assert child is not None
         end = time.monotonic() + deadline_s
         while True:
+            if relay is not None:
+                relay.poll()
             rc = child.poll()
             if rc is not None:
                 return rc

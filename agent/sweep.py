@@ -19,11 +19,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from agent.errors import InferenceError
 from agent.harness import EvalSet, IdlePower, WindowSettings, measure
 from agent.protocol import BenchmarkJob, Measurement, ThroughputAtSLA
+from agent.protocol.progress import Progress
 
 #: A p99 this many times the SLA is "clearly broken": larger settings would only be slower.
 SLA_BROKEN_FACTOR = 2.0
@@ -64,9 +65,14 @@ def run_sweep(
     fixed_batch: Optional[int] = None,
     score_accuracy: bool = False,
     sysfs_root: Path = Path("/sys"),
+    progress: Optional[Callable[[Progress], None]] = None,
 ) -> Tuple[List[Measurement], List[str]]:
-    """Every point of the job that fits, and the notes on those that did not."""
+    """Every point of the job that fits, and the notes on those that did not. ``progress`` is told
+    each window's phases as they start, with an ETA: the windows left times the last window's warm-up
+    and duration (the planned ones before the first)."""
     points = sweep_points(job)
+    planned = [p for p in points if fixed_batch is None or p[0] == fixed_batch]
+    per_window_s = job.warmup_s + max(min_duration_s, 0.5)
     lowest = min(job.concurrency)
     measurements: List[Measurement] = []
     notes: List[str] = []
@@ -114,6 +120,9 @@ def run_sweep(
             concurrency=level,
             max_window_s=max(min_duration_s, share - job.warmup_s - reserve),
         )
+        k = planned.index((batch, level)) + 1
+        left_s = (len(planned) - k + 1) * per_window_s + reserve
+        on_phase = _phase_reporter(progress, Progress("warm-up", k, len(planned), batch, level, left_s), job.warmup_s)
         try:
             m = measure(
                 runtime,
@@ -125,6 +134,7 @@ def run_sweep(
                 idle=idle,
                 accuracy_samples=job.max_accuracy_samples if scoring else None,
                 profile_s=PROFILE_S if job.profile_layers and level == lowest else 0.0,
+                on_phase=on_phase,
             )
         except InferenceError as exc:  # e.g. out of memory at the largest batch: keep the others
             notes.append("%s not measured: %s" % (_point(batch, level, lowest), exc))
@@ -135,12 +145,33 @@ def run_sweep(
                 m = dataclasses.replace(m, accuracy=same[0].accuracy)
         measurements.append(m)
         sec_per_sample = m.duration_s / max(1, m.samples)
+        per_window_s = job.warmup_s + m.duration_s
         sla = job.sla_p99_ms
         if sla is not None and m.latency_ms.p99 > SLA_BROKEN_FACTOR * sla:
             if level == lowest:
                 broken_from_batch = batch
             broken_at[batch] = level
     return measurements, notes
+
+
+def _phase_reporter(
+    progress: Optional[Callable[[Progress], None]], start: Progress, warmup_s: float
+) -> Callable[[str], None]:
+    """Tells ``progress`` each phase of one window, the ETA counted down from ``start.eta_s`` by the
+    warm-up once it is over and by the window once accuracy or the profile begins."""
+    window_s = (start.eta_s or 0.0) / max(1, start.n - start.k + 1) - warmup_s
+
+    def on_phase(name: str) -> None:
+        if progress is None:
+            return
+        left = start.eta_s or 0.0
+        if name != "warm-up":
+            left -= warmup_s
+        if name in ("accuracy", "layer profile"):
+            left -= max(0.0, window_s)
+        progress(dataclasses.replace(start, phase=name, eta_s=max(0.0, left)))
+
+    return on_phase
 
 
 def _point(batch: int, level: int, lowest: int) -> str:

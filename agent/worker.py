@@ -23,6 +23,7 @@ from agent.errors import AgentError, InferenceError, ProtocolError, SensorError
 from agent.harness import EvalSet, IdlePower, fixed_batch_size, synthetic_eval_set
 from agent.parent_watch import on_parent_exit
 from agent.power_modes import job_power_mode
+from agent.progress_feed import PROGRESS_FILE, ProgressWriter
 from agent.protocol import BenchmarkJob, BenchmarkResult, WorkerSpec, decode, encode
 from agent.protocol.eval_data import read_eval_set
 from agent.runtimes import LocalArtifact, get_runtime
@@ -104,6 +105,7 @@ def run_job(
     state_dir: Optional[Path] = None,
     target: str = "",
     deadline_at: float = 0.0,
+    progress_path: Optional[Path] = None,
 ) -> Dict[str, Any]:
     started = time.time()
     deadline = Deadline.from_unix(deadline_at or started + job.deadline_s)
@@ -161,6 +163,7 @@ def run_job(
             idle=idle,
             fixed_batch=fixed,
             score_accuracy=eval_path is not None,
+            progress=ProgressWriter(progress_path) if progress_path is not None else None,
         )
         env_notes.extend(sweep_notes)
     finally:
@@ -246,6 +249,7 @@ def main(argv: List[str]) -> int:
                 agent_state_dir(spec_path),
                 target=spec.target,
                 deadline_at=spec.deadline_at,
+                progress_path=spec_path.parent / PROGRESS_FILE,
             )
         note_power_mode(result, mode)
     except AgentError as exc:

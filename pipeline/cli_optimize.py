@@ -88,6 +88,17 @@ _TARGETS_HELP = (
     "build once per profile, spread over every online device announcing it. Default: local, unless --devices is given."
 )
 _DEVICES_HELP = "Device ids of running agents, comma-separated: each measures every build."
+MAX_REPEATS = 50
+#: The demo measures each build twice: the least that gives an interval (min..max, 50% coverage), at
+#: about twice the measuring time of one round, which is most of the demo's 25-50 s on an idle 2-core
+#: machine (scripts/bench/demo_wall_time.md); three rounds would near the 5-minute limit on a busy one.
+DEMO_REPEATS = 2
+_REPEATS_HELP = (
+    "Measure every build's windows N times, round by round across builds (interleaved), and rank on the medians: "
+    "builds whose intervals for the median overlap are tied, the tie to less accuracy loss, then the lower p99. "
+    "Costs N times the measuring time (each round is a whole job: download from cache, load, warm-up, windows, "
+    "accuracy). Interval: min..max for N<=5 (N=2: 50% coverage, N=3: 75%), a 95% order-statistic interval from N=6."
+)
 
 
 def optimize(
@@ -174,6 +185,7 @@ def optimize(
     profile_layers: bool = typer.Option(
         False, "--profile-layers", help="Profile each window's operators (a separate pass) and report the top ones."
     ),
+    repeats: int = typer.Option(1, min=1, max=MAX_REPEATS, metavar="N", help=_REPEATS_HELP),
     host_key: Path | None = typer.Option(
         None,
         metavar="FILE",
@@ -286,6 +298,7 @@ def optimize(
             threads=threads,
             concurrency=tuple(_csv_ints(concurrency, "--concurrency")),
             profile_layers=profile_layers,
+            repeats=repeats,
             host_key_file=host_key or job_key_file,
             create_key=create_key,
             keyring_dir=keyring,
@@ -310,6 +323,15 @@ def demo(
     out: Path = typer.Option(Path("edgeprof-out"), help="Output folder for report.html, results.json, results.db."),
     broker: str | None = typer.Option(None, help=_BROKER_HELP),
     min_duration: float = typer.Option(2.0, help="Seconds each timed window lasts at least."),
+    repeats: int = typer.Option(
+        DEMO_REPEATS,
+        min=1,
+        max=MAX_REPEATS,
+        metavar="N",
+        help=_REPEATS_HELP + f" The demo's default, {DEMO_REPEATS}, about doubles its measuring time: --repeats 1 "
+        "takes 25-50 s on an idle 2-core machine (scripts/bench/demo_wall_time.md); scripts/bench/"
+        "demo_repeatability.md has the time two rounds took on a busy one.",
+    ),
 ) -> None:
     """Run the whole flow on the bundled digits CNN: embedded broker, local agent, FP32/INT8/FP16 builds."""
     from pipeline.demo_model import DEMO_CALIB_PATH, DEMO_EVAL_PATH, DEMO_MODEL_PATH
@@ -323,6 +345,7 @@ def demo(
             eval=DEMO_EVAL_PATH,
             broker=broker,
             min_duration_s=min_duration,
+            repeats=repeats,
             host_key_file=out / "keys" / "host.key",  # its own keys: the local agent is enrolled in --out
             create_key=True,
             keyring_dir=out / "keys" / "devices",

@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from agent.protocol import BenchmarkJob, BenchmarkResult
 from pipeline.dispatch.base import Dispatcher
+from pipeline.live_progress import LiveProgress
 from pipeline.progress import progress_bar
 
 #: Seconds the host waits past a job's own deadline before it calls the job timed out (the result
@@ -81,6 +82,7 @@ def collect(
     deadline = time.monotonic() + deadline_s
     online = dict.fromkeys({j.device_id for j in jobs}, True)
     total = len(jobs)
+    live = LiveProgress(jobs)
     with progress_bar(console) as progress:
         task = progress.add_task("measuring on device(s)", total=total)
         out = progress.console
@@ -90,6 +92,7 @@ def collect(
                 job = pending.get(event.job_id)
                 if job is None:
                     continue
+                live.moved(job, event.state, event.detail)
                 if event.state in _STARTED:
                     started.setdefault(job.job_id, time.time())
                 elif event.state in ("failed", "cancelled"):
@@ -101,6 +104,7 @@ def collect(
                     progress.advance(task)
             for job in [j for j in pending.values() if time.time() > host_deadline(j, started.get(j.job_id), grace_s)]:
                 del pending[job.job_id]
+                live.ended(job)
                 reason = f"no result within its deadline ({job.deadline_s:.0f} s, plus {grace_s:.0f} s grace)"
                 dispatcher.host.db.set_job_state(job.job_id, job.device_id, "timed_out", reason)
                 other = dispatcher.retry_device(job, tried[job.variant_id]) if retry is not None else None
@@ -110,6 +114,7 @@ def collect(
                 out.print(f"  {escape(job.variant_id)} on {escape(job.device_id)}: [red]timed out[/red]{note}")
                 if again is not None:
                     pending[again.job_id] = again
+                    live.add(again)
                     # the retry gets its own full time, even past the run's first estimate
                     own = host_deadline(again, None, grace_s) - time.time() + again.deadline_s
                     deadline = max(deadline, time.monotonic() + own)
@@ -118,17 +123,24 @@ def collect(
                     total += 1
                     progress.update(task, total=total)
                 progress.advance(task)
+            progress.update(task, description=escape(_description(live)))
             result = dispatcher.receive(timeout_s=0.5)
             if result is None:
                 continue
             job = pending.pop(result.job_id, None)
             if job is None:
                 continue  # a late result of an earlier run or try: stored, not waited for
+            live.ended(job)
             received.append(result)
             mark = "[green]ok[/green]" if result.status == "ok" else f"[red]failed[/red]: {escape(result.error)}"
             out.print(f"  {escape(result.variant_id)} on {escape(result.device_id)}: {mark}")
             progress.advance(task)
     return Collected(tuple(received), tuple(pending.values()), tuple(ended))
+
+
+def _description(live: LiveProgress) -> str:
+    line = live.line()
+    return "measuring on device(s)" + (f" · {line}" if line else "")
 
 
 def _report_presence(dispatcher: Dispatcher, online: dict[str, bool], console: Console) -> None:

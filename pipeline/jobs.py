@@ -1,7 +1,9 @@
 """Jobs: one signed ``BenchmarkJob`` per (built variant, device), addressed and timed.
 
 A device works through its queue in order, so each later job on a device gets proportionally longer
-before it expires.
+before it expires. With ``--repeats N`` the jobs are issued round by round (every build once, then
+every build again, ...), so on each device the N windows of one build are interleaved with the other
+builds' and a slow drift of the machine (heat, a neighbour's load) reaches every build alike.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ def make_jobs(
     )
     position: dict[str, int] = {}
     jobs = []
-    for built, device in assignments:
+    rounds = [pair for _ in range(max(1, request.repeats)) for pair in assignments]
+    for built, device in rounds:
         n = position[device] = position.get(device, 0) + 1
         manifest = built.build.manifest_object
         model = ArtifactRef(manifest.sha256, server.url_for(manifest.sha256), manifest.size_bytes, manifest.media_type)

@@ -49,6 +49,8 @@ class Objective:
     from_power: bool = False
     kind: Callable[[Record], str] = _measured
     figure: str = ""  # the underlying figure, when two objectives read the same one; the name otherwise
+    #: the record's interval for this figure over its repeated windows (``--repeats``), None without one
+    span: Callable[[Record], tuple[float, float] | None] = lambda r: None
 
     def __post_init__(self) -> None:
         if not self.figure:
@@ -60,6 +62,15 @@ class Objective:
         """The record's figure as a float; None when it has none (missing or NaN)."""
         value: Any = self.value(record)
         return float(value) if is_number(value) else None
+
+    def interval(self, record: Record) -> tuple[float, float] | None:
+        """The interval for the median of the record's figure over its repeated windows (low, high);
+        None with one window, or when the record has no figure. Two records whose intervals overlap
+        are tied on this objective (pipeline/repeats.py)."""
+        if self.of(record) is None:
+            return None
+        span = self.span(record)
+        return (float(span[0]), float(span[1])) if span is not None else None
 
     def lacking(self, article: bool = False) -> str:
         """What a record without this figure lacks ("energy figure"), with "a"/"an" if asked."""
@@ -85,6 +96,26 @@ class Objective:
         return dataclasses.replace(self, value=measured_value, fallback=fallback, missing=missing)
 
 
+def spread_of(name: str) -> Callable[[Record], tuple[float, float] | None]:
+    """Reads the interval of figure ``name`` from a record's spread (pipeline/repeats.py)."""
+
+    def span(record: Record) -> tuple[float, float] | None:
+        figure = record.spread.figures.get(name) if record.spread is not None else None
+        return figure.interval if figure is not None else None
+
+    return span
+
+
+def _cost_span(record: Record) -> tuple[float, float] | None:
+    """Cost per million over the repeats: the record's cost scaled by its throughput interval (cost per
+    inference goes as 1/throughput at the representative window's power)."""
+    span = spread_of("throughput_ips")(record)
+    cost = record.cost.usd_per_million_full_load if record.cost is not None else None
+    if span is None or cost is None or span[0] <= 0:
+        return None
+    return (cost * record.throughput_ips / span[1], cost * record.throughput_ips / span[0])
+
+
 THROUGHPUT = Objective(
     name="throughput_ips",
     sense="max",
@@ -93,6 +124,22 @@ THROUGHPUT = Objective(
     phrase="most throughput",
     value=lambda r: r.throughput_ips,
     figure="throughput",
+    span=spread_of("throughput_ips"),
+)
+#: Above idle: the window's energy less the idle power before the job times the window. What a CPU-load
+#: estimate without an idle figure knows; it stands in for the gross figure when that is unknown.
+INFERENCES_PER_JOULE_ABOVE_IDLE = Objective(
+    name="inferences_per_joule_above_idle",
+    sense="max",
+    label="inferences per joule above idle",
+    unit="inf/J above idle",
+    phrase="most inferences per joule above idle",
+    value=lambda r: r.inferences_per_joule_above_idle,
+    fallback=THROUGHPUT,
+    missing="energy figure (no power reading)",
+    from_power=True,
+    kind=lambda r: "estimated" if r.power_estimated else "measured",
+    span=spread_of("inferences_per_joule_above_idle"),
 )
 INFERENCES_PER_JOULE = Objective(
     name="inferences_per_joule",
@@ -101,10 +148,11 @@ INFERENCES_PER_JOULE = Objective(
     unit="inf/J",
     phrase="most inferences per joule",
     value=lambda r: r.inferences_per_joule,
-    fallback=THROUGHPUT,
+    fallback=INFERENCES_PER_JOULE_ABOVE_IDLE,
     missing="energy figure (no power reading)",
     from_power=True,
     kind=lambda r: "estimated" if r.power_estimated else "measured",
+    span=spread_of("inferences_per_joule"),
 )
 #: Throughput at the p99 target: the SLA constraint leaves only the batch sizes whose p99 meets it,
 #: so among ranked records this is the throughput those batch sizes reach (all of them without an SLA).
@@ -116,6 +164,7 @@ THROUGHPUT_AT_SLA = Objective(
     phrase="most throughput at the p99 target",
     value=lambda r: r.throughput_ips,
     figure="throughput",
+    span=spread_of("throughput_ips"),
 )
 
 
@@ -131,6 +180,7 @@ COST_PER_MILLION = Objective(
     value=lambda r: r.cost.usd_per_million_full_load if r.cost is not None else None,
     missing="cost figure (no price or no power figure)",
     kind=lambda r: "estimated" if r.cost is not None and r.cost.estimated else "measured",
+    span=_cost_span,
 )
 ACCURACY_LOSS = Objective(
     name="accuracy_loss_abs",
@@ -147,6 +197,7 @@ LATENCY_P99 = Objective(
     unit="ms",
     phrase="lowest p99 latency",
     value=lambda r: r.latency_ms.p99,
+    span=spread_of("latency_p99_ms"),
 )
 LATENCY_P50 = Objective(
     name="latency_p50_ms",
@@ -155,6 +206,7 @@ LATENCY_P50 = Objective(
     unit="ms",
     phrase="lowest p50 latency",
     value=lambda r: r.latency_ms.p50,
+    span=spread_of("latency_p50_ms"),
 )
 
 #: Every objective a ranking may name, by name (the names ``results.json`` lists).
@@ -162,6 +214,7 @@ OBJECTIVES: dict[str, Objective] = {
     o.name: o
     for o in (
         INFERENCES_PER_JOULE,
+        INFERENCES_PER_JOULE_ABOVE_IDLE,
         THROUGHPUT_AT_SLA,
         ACCURACY_LOSS,
         COST_PER_MILLION,
@@ -173,6 +226,7 @@ OBJECTIVES: dict[str, Objective] = {
 #: Short names ``--objectives`` accepts besides the full ones.
 ALIASES = {
     "ipj": "inferences_per_joule",
+    "ipj-above-idle": "inferences_per_joule_above_idle",
     "throughput-at-sla": "throughput_at_sla_ips",
     "loss": "accuracy_loss_abs",
     "cost": "cost_usd_per_million",

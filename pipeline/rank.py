@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pipeline.numbers import format_number, is_number
 from pipeline.objectives import ACCURACY_LOSS, DEFAULT_OBJECTIVES, LATENCY_P99, SENSES, Objective
 from pipeline.record import Record
+from pipeline.repeats import compare
 
 NOT_RANKED = "not ranked: "
 #: The accuracy budget applied when the user sets none: NNCF's default tolerance (``max_drop`` 0.01,
@@ -135,21 +136,36 @@ class Ranking:
         return NOT_RANKED + "; ".join(reasons) if reasons else None
 
 
-def pareto_ranks(points: Sequence[Sequence[float | None]], senses: Sequence[str]) -> list[int]:
+Interval = tuple[float, float] | None
+
+
+def pareto_ranks(
+    points: Sequence[Sequence[float | None]],
+    senses: Sequence[str],
+    intervals: Sequence[Sequence[Interval]] | None = None,
+) -> list[int]:
     """Non-dominated sorting of ``points`` under ``senses`` ("max" or "min", one per coordinate).
 
     Returns one rank per point: 0 for the front, 1 for the front of what is left, and so on. A point
     with a None or NaN coordinate gets the rank after the last front (at least 1): it is on no front.
     Identical points share a rank. O(n² · d), fine for hundreds of records.
+
+    ``intervals`` (one per coordinate, or None) are the repeated windows' intervals for the median
+    (pipeline/repeats.py): where two points both have one, overlapping intervals are a tie on that
+    coordinate, and only non-overlapping ones make one point better. Points caught in a cycle of
+    such dominations (possible, ties not being transitive) get the rank after the last front.
     """
     senses = list(senses)
     for sense in senses:
         if sense not in SENSES:
             raise ValueError(f"sense must be 'max' or 'min', not {sense!r}")
     keys: list[tuple[float, ...] | None] = []
-    for point in points:
+    spans: list[tuple[Interval, ...]] = []
+    for index, point in enumerate(points):
         if len(point) != len(senses):
             raise ValueError(f"point {list(point)!r} has {len(point)} values for {len(senses)} senses")
+        given = list(intervals[index]) if intervals is not None else [None] * len(point)
+        spans.append(tuple(_minimised(span, s) for span, s in zip(given, senses, strict=True)))
         values = [float(v) for v in point if v is not None and is_number(v)]
         if len(values) == len(point):
             # Everything as minimisation.
@@ -162,10 +178,10 @@ def pareto_ranks(points: Sequence[Sequence[float | None]], senses: Sequence[str]
     dominates: dict[int, list[int]] = {i: [] for i in live}
     for a_pos, a in enumerate(live):
         for b in live[a_pos + 1 :]:
-            if _dominates(keys[a], keys[b]):
+            if _dominates(keys[a], keys[b], spans[a], spans[b]):
                 dominates[a].append(b)
                 dominated_by_count[b] += 1
-            elif _dominates(keys[b], keys[a]):
+            elif _dominates(keys[b], keys[a], spans[b], spans[a]):
                 dominates[b].append(a)
                 dominated_by_count[a] += 1
 
@@ -186,11 +202,26 @@ def pareto_ranks(points: Sequence[Sequence[float | None]], senses: Sequence[str]
     return [last if r is None else r for r in ranks]
 
 
-def _dominates(a: tuple[float, ...] | None, b: tuple[float, ...] | None) -> bool:
-    """a dominates b (both minimised): no worse everywhere and better somewhere."""
+def _minimised(span: Interval, sense: str) -> Interval:
+    """An interval in the minimising orientation the keys use."""
+    if span is None:
+        return None
+    return (-span[1], -span[0]) if sense == "max" else (span[0], span[1])
+
+
+def _dominates(
+    a: tuple[float, ...] | None,
+    b: tuple[float, ...] | None,
+    a_spans: Sequence[Interval] = (),
+    b_spans: Sequence[Interval] = (),
+) -> bool:
+    """a dominates b (both minimised): no worse everywhere and better somewhere; on a coordinate
+    where both have an interval, by the intervals (overlapping = tied)."""
     assert a is not None and b is not None
-    pairs = list(zip(a, b, strict=True))
-    return all(x <= y for x, y in pairs) and any(x < y for x, y in pairs)
+    a_spans = a_spans or (None,) * len(a)
+    b_spans = b_spans or (None,) * len(b)
+    order = [compare(sa, sb, x, y) for x, y, sa, sb in zip(a, b, a_spans, b_spans, strict=True)]
+    return all(o <= 0 for o in order) and any(o < 0 for o in order)
 
 
 def effective_objectives(
@@ -209,7 +240,7 @@ def effective_objectives(
     stand_ins: dict[str, Objective] = {}
     for objective in objectives:
         have = [r for r in valid if objective.of(r) is not None]
-        fallback = objective.fallback
+        fallback = _first_complete_fallback(objective, valid)
         if fallback is not None and valid and len(have) < len(valid):
             twin = next((o for o in objectives if o.figure == fallback.figure), None)
             instead = f"ranked on {fallback.label} instead of {objective.label}"
@@ -218,17 +249,37 @@ def effective_objectives(
             elif any(fallback.of(r) is not None for r in valid) and fallback.name not in used:
                 used[fallback.name] = fallback
                 stand_ins[fallback.name] = objective
-            if have:
-                notes.append(
-                    f"{len(valid) - len(have)} of {len(valid)} records have no {objective.lacking()}: {instead}"
+            lacking = objective.lacking()
+            first = objective.fallback
+            if fallback.from_power and objective.from_power:  # the power is known, only above idle
+                lacking = "gross energy figure (power known above idle only: no idle power figure for the device)"
+            elif first is not None and first is not fallback and any(first.of(r) is not None for r in valid):
+                some = sum(first.of(r) is not None for r in valid)
+                lacking = (
+                    f"gross energy figure, and only {some} of {len(valid)} have {first.label} (the others have no "
+                    "power reading)"
                 )
+            if have:
+                notes.append(f"{len(valid) - len(have)} of {len(valid)} records have no {lacking}: {instead}")
             else:
-                notes.append(f"no record has {objective.lacking(article=True)}: {instead}")
+                article = "an " if lacking[:1] in "aeiou" else "a "
+                notes.append(f"no record has {article}{lacking}: {instead}")
         elif not valid or have:
             used.setdefault(objective.name, objective)
         else:
             notes.append(f"no record has {objective.lacking(article=True)}: left out of the ranking")
     return tuple(used.values()), tuple(notes), stand_ins
+
+
+def _first_complete_fallback(objective: Objective, valid: Sequence[Record]) -> Objective | None:
+    """The first objective down ``objective``'s fallback chain that every valid record has (gross
+    inferences per joule → above idle → throughput); the chain's last when none is complete."""
+    fallback = objective.fallback
+    while fallback is not None and fallback.fallback is not None:
+        if all(fallback.of(r) is not None for r in valid):
+            return fallback
+        fallback = fallback.fallback
+    return fallback
 
 
 def constraint_violations(record: Record, constraints: Constraints) -> list[str]:
@@ -338,12 +389,14 @@ def rank_records(
         standings[record.id] = Standing(rank=None, meets_sla=meets_sla(record, constraints), reasons=tuple(reasons))
     senses = [o.sense for o in used]
     points = [[o.of(r) for o in used] for r in eligible]
-    for record, rank in zip(eligible, pareto_ranks(points, senses), strict=True):
+    spans = [[o.interval(r) for o in used] for r in eligible]
+    for record, rank in zip(eligible, pareto_ranks(points, senses, spans), strict=True):
         standings[record.id] = Standing(rank=rank, meets_sla=standings[record.id].meets_sla)
     target_ranks: dict[str, int | None] = {r.id: None for r in records}
     for target in dict.fromkeys(target_of(r) for r in eligible):
         group = [r for r in eligible if target_of(r) == target]
-        ranks = pareto_ranks([[o.of(r) for o in used] for r in group], senses)
+        group_spans = [[o.interval(r) for o in used] for r in group]
+        ranks = pareto_ranks([[o.of(r) for o in used] for r in group], senses, group_spans)
         target_ranks.update({r.id: rank for r, rank in zip(group, ranks, strict=True)})
     kinds = {r.id: {o.name: k for o in used if (k := o.kind_of(r)) is not None} for r in records}
     return Ranking(

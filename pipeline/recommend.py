@@ -12,8 +12,10 @@ Rules (:data:`RULES`):
 - ``auto`` (the default): ``cheapest`` when the ranking used cost per million and every record on the
   front has it, else ``knee``.
 
-A lead smaller than one run can resolve is not trusted: see :data:`INDISTINGUISHABLE`. The English
-is in :mod:`pipeline.recommend_text`.
+A lead smaller than one run can resolve is not trusted: see :data:`INDISTINGUISHABLE`. With repeated
+windows (``--repeats``), the records' intervals for the median decide instead: two builds whose
+intervals overlap are tied, and the tie goes to less accuracy loss, then the lower p99, then FP32
+(:data:`pipeline.recommend_text.TIE_RULE`). The English is in :mod:`pipeline.recommend_text`.
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ from pipeline.recommend_text import (
     knee_close_call_reason,
     knee_reason,
     leader_reason,
+    tie_sentence,
+    tied_reason,
 )
 from pipeline.record import Record
+from pipeline.repeats import compare, overlap
 
 #: Two figures from single timed windows closer than this (relative) are not told apart. Basis:
 #: scripts/bench/run_to_run_spread.md, where eight 2 s windows of one build on 2 cores had a
@@ -83,6 +88,12 @@ def recommend(
         distances = knee_distances(candidates, ranking.objectives)
         knee = min(candidates, key=lambda r: (distances[r.id], *_lead_key(deciding_objective(ranking), r)))
         performance = [o for o in ranking.objectives if o.name != ACCURACY_LOSS.name]
+        tied = interval_ties(eligible, knee, performance)
+        if tied is not None:
+            best = min(tied, key=tie_key)
+            reason = knee_reason(best, records, ranking, distances, constraints) if best is knee else ""
+            reason = _with_ties(reason, best, knee, tied, ranking, performance)
+            return Recommendation(id=best.id, reason=reason, rule="knee")
         best = _prudent_choice(eligible, knee, performance)
         if best is knee:
             reason = knee_reason(best, records, ranking, distances, constraints)
@@ -93,18 +104,78 @@ def recommend(
         cost = next(o for o in ranking.objectives if o.name == COST_PER_MILLION.name)
         pool = [r for r in eligible if cost.of(r) is not None]
         leader = min(pool, key=lambda r: _lead_key(cost, r))
+        tied = interval_ties(eligible, leader, [cost])
+        if tied is not None:
+            best = min(tied, key=tie_key)
+            reason = cheapest_reason(best, leader, pool, ranking, cost, constraints, 0) if best is leader else ""
+            reason = _with_ties(reason, best, leader, tied, ranking, [cost])
+            return Recommendation(id=best.id, reason=reason, rule="cheapest")
         best = _prudent_choice(eligible, leader, [cost])
         reason = cheapest_reason(best, leader, pool, ranking, cost, constraints, INDISTINGUISHABLE)
         return Recommendation(id=best.id, reason=reason, rule="cheapest")
     metric = deciding_objective(ranking)
     pool = [r for r in candidates if metric.of(r) is not None] or candidates
     leader = min(pool, key=lambda r: _lead_key(metric, r))
+    tied = interval_ties(eligible, leader, [metric])
+    if tied is not None:
+        best = min(tied, key=tie_key)
+        reason = leader_reason(best, records, ranking, metric, constraints) if best is leader else ""
+        reason = _with_ties(reason, best, leader, tied, ranking, [metric])
+        return Recommendation(id=best.id, reason=reason, rule="first")
     best = _prudent_choice(eligible, leader, [metric])
     if best is leader:
         reason = leader_reason(best, records, ranking, metric, constraints)
     else:
         reason = close_call_reason(best, leader, metric, INDISTINGUISHABLE)
     return Recommendation(id=best.id, reason=reason, rule="first")
+
+
+def interval_ties(eligible: Sequence[Record], leader: Record, metrics: Sequence[Objective]) -> list[Record] | None:
+    """The records tied with ``leader`` by their repeated windows (``leader`` first): on each of
+    ``metrics`` their interval overlaps the leader's (or is better), and their p99 interval is not
+    above the leader's; a metric without intervals compares the figures. None when the leader has no
+    interval on any metric (one window each): the :data:`INDISTINGUISHABLE` rule applies then."""
+    if not metrics or all(m.interval(leader) is None for m in metrics):
+        return None
+
+    def not_worse(metric: Objective, r: Record) -> bool:
+        value, top = metric.of(r), metric.of(leader)
+        if value is None or top is None:
+            return False
+        order = compare(metric.interval(r), metric.interval(leader), value, top)
+        return order >= 0 if metric.sense == "max" else order <= 0
+
+    def p99_not_worse(r: Record) -> bool:
+        p99, lead = LATENCY_P99.of(r), LATENCY_P99.of(leader)
+        if p99 is None or lead is None:
+            return True
+        return compare(LATENCY_P99.interval(r), LATENCY_P99.interval(leader), p99, lead) <= 0
+
+    others = [r for r in eligible if r is not leader and all(not_worse(m, r) for m in metrics) and p99_not_worse(r)]
+    return [leader, *others]
+
+
+def tie_key(r: Record) -> tuple[float, float, int]:
+    """:data:`pipeline.recommend_text.TIE_RULE` as a sort key: less accuracy loss, then the lower p99 (the median of the
+    repeats), then an FP32 build."""
+    loss = ACCURACY_LOSS.of(r)
+    p99 = LATENCY_P99.of(r)
+    return (
+        round(loss, 6) if loss is not None else math.inf,
+        p99 if p99 is not None else math.inf,
+        0 if r.is_fp32 else 1,
+    )
+
+
+def _with_ties(
+    reason: str, best: Record, leader: Record, tied: Sequence[Record], ranking: Ranking, metrics: Sequence[Objective]
+) -> str:
+    """The recommendation's reason with the ties said: a tied build that is not the leader gets
+    :func:`tied_reason`; a leader with ties gets the sentence after its own reason."""
+    if best is not leader:
+        return tied_reason(best, leader, tied, ranking, metrics[0])
+    sentence = tie_sentence(best, [r for r in tied if r is not best], metrics[0])
+    return reason + (" " + sentence if sentence else "")
 
 
 def _lead_key(metric: Objective, r: Record) -> tuple[float, float]:
@@ -124,7 +195,13 @@ def knee_distances(front: Sequence[Record], objectives: Sequence[Objective]) -> 
             continue
         lo, hi = min(known), max(known)
         spread = hi - lo
-        if spread <= INDISTINGUISHABLE * max(abs(lo), abs(hi)) or not math.isfinite(spread):
+        spans = [objective.interval(r) for r in front if values[r.id] is not None]
+        if all(span is not None for span in spans):  # repeated windows: left out when every pair overlaps
+            if all(overlap(a, b) for a in spans for b in spans if a is not None and b is not None):
+                continue
+        elif spread <= INDISTINGUISHABLE * max(abs(lo), abs(hi)):
+            continue
+        if not math.isfinite(spread) or spread == 0:
             continue
         best = hi if objective.sense == "max" else lo
         for rid, v in values.items():

@@ -24,6 +24,56 @@ RULE_TEXT = {
 }
 
 
+#: How builds tied by their repeated windows' intervals are told apart, in words (pipeline/recommend.py).
+TIE_RULE = "less accuracy loss, then the lower p99 (median of the repeats), then an FP32 build"
+
+
+def interval_text(objective: Objective, record: Record) -> str:
+    """``a..b`` of the record's interval for ``objective`` ("–" without one)."""
+    span = objective.interval(record)
+    if span is None:
+        return DASH
+    return f"{format_number(span[0])}..{format_number(span[1])}"
+
+
+def tie_sentence(best: Record, others: Sequence[Record], objective: Objective) -> str:
+    """``Tied with X: intervals overlap (a..b vs c..d inf/J, N=3); ...``: the builds tied with the
+    recommended one by their repeated windows, and why it wins the tie. "" when none is tied."""
+    if not others:
+        return ""
+    unit = "USD per million" if objective.name == COST_PER_MILLION.name else objective.unit
+    parts = [
+        f"{o.id}: intervals overlap ({interval_text(objective, best)} vs {interval_text(objective, o)} {unit}, "
+        f"N={best.repeats}{'' if o.repeats == best.repeats else f' and {o.repeats}'})"
+        for o in others
+    ]
+    runner = others[0]
+    return (
+        f"Tied on {objective.label} with {'; '.join(parts)}; ties go to {TIE_RULE}: {best.id} has "
+        f"{tie_phrase(best, runner)}."
+    )
+
+
+def tied_reason(chosen: Record, leader: Record, tied: Sequence[Record], ranking: Ranking, objective: Objective) -> str:
+    """Why ``chosen`` is recommended over ``leader``, the best on ``objective``, when their repeated
+    windows' intervals overlap."""
+    others = [leader] + [r for r in tied if r is not leader and r is not chosen]
+    return f"{figures_phrase(chosen, ranking)}. " + tie_sentence(chosen, others, objective) + fallback_sentence(ranking)
+
+
+def tie_phrase(chosen: Record, other: Record) -> str:
+    """What ``chosen`` wins the tie with ``other`` on, by :data:`TIE_RULE`."""
+    a, b = ACCURACY_LOSS.of(chosen), ACCURACY_LOSS.of(other)
+    if a is not None and (b is None or round(a, 6) < round(b, 6)):
+        return "less accuracy loss"
+    p, q = LATENCY_P99.of(chosen), LATENCY_P99.of(other)
+    if p is not None and (q is None or p < q):
+        return f"the lower p99 ({format_number(p)} vs {format_number(q)} ms)" if q is not None else "a p99 figure"
+    if chosen.is_fp32 and not other.is_fp32:
+        return "no precision conversion (FP32)"
+    return "the same figures on every tie-break (the best on the ranked figure is kept)"
+
+
 def usd(value: float | None) -> str:
     """``$0.0123``: dollars to three significant digits; "–" when missing."""
     return DASH if value is None else "$" + format_number(value)

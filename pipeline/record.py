@@ -31,6 +31,7 @@ from agent.protocol import (
 )
 from pipeline.cost import Cost
 from pipeline.passes.sparsity import sparsity_note
+from pipeline.repeats import Spread, figure_spread, median_or_none
 from pipeline.roofline import MemoryFit, Roofline
 
 REFERENCE_ON_DEVICE = "fp32 measured on {device}"
@@ -130,6 +131,10 @@ class Record:
     layer_profile: tuple[LayerTime, ...] = ()  # top operators by time, from a separate profiled pass
     memory: MemoryUse | None = None  # the worker's resident set and its peak after this window
     input_shapes: Mapping[str, list[int]] = field(default_factory=dict)  # as fed, batch axis included
+    #: windows measured for this record (``--repeats``); with more than one, the headline figures are
+    #: medians and ``spread`` has each figure's values, range and interval for the median
+    repeats: int = 1
+    spread: Spread | None = None
 
     @property
     def power_estimated(self) -> bool:
@@ -178,31 +183,24 @@ def build_records(
     ``metric`` (:data:`METRICS`) is what the loss measures: top-1 against labels (falling back to
     agreement where there are none), agreement, or cosine.
     """
-    latest, repeats = _latest_ok(results)
-    device_ref = _reference_top1(list(latest.values()))
+    oks = _ok_by_build(results)
+    device_ref = _reference_top1([group[-1] for group in oks.values()])
     sharing = shared_machines(devices, {r.device_id for r in results})
     records: list[Record] = []
-    failures: list[Failure] = []
-    for r in results:
-        if r.status != "ok":
-            failures.append(Failure(r.variant_id, r.device_id, " ".join(r.error.split())))
-            continue
-        if latest[(r.variant_id, r.device_id)] is not r:
-            continue
-        env_notes = [str(n) for n in r.environment.get("notes", [])]
-        count = repeats[(r.variant_id, r.device_id)]
-        if count > 1:
-            env_notes.append(f"measured {count} times in this run: the latest result is shown")
-        if r.device_id in sharing:
+    failures = [Failure(r.variant_id, r.device_id, " ".join(r.error.split())) for r in results if r.status != "ok"]
+    for (variant_id, device_id), group in oks.items():
+        env_notes = [str(n) for n in group[-1].environment.get("notes", [])]
+        if device_id in sharing:
             env_notes.append(
-                f"{r.device_id} shares one machine with {', '.join(sharing[r.device_id])}: not an independent "
+                f"{device_id} shares one machine with {', '.join(sharing[device_id])}: not an independent "
                 "measurement (agents on one machine compete for its CPUs, memory and power)"
             )
-        status = devices.get(r.device_id)
-        art = artifacts.get(r.variant_id, {})
+        status = devices.get(device_id)
+        art = artifacts.get(variant_id, {})
         if art.get("sparsity"):  # say what the zeros buy on this runtime: never a speed-up a dense kernel lacks
-            env_notes.append(sparsity_note(str(art["sparsity"]), r.runtime))
-        for m in r.measurements:
+            env_notes.append(sparsity_note(str(art["sparsity"]), group[-1].runtime))
+        for windows in _windows_by_point(group):
+            r, m, spread, medians, repeat_notes = _representative(windows)
             accuracy, acc_notes = _accuracy(r, m, device_ref, host_top1, metric)
             records.append(
                 Record(
@@ -214,14 +212,14 @@ def build_records(
                     device_id=r.device_id,
                     target=status.target if status and status.target else "",
                     batch_size=m.batch_size,
-                    throughput_ips=m.throughput_ips,
-                    latency_ms=m.latency_ms,
+                    throughput_ips=medians["throughput_ips"] or m.throughput_ips,
+                    latency_ms=medians["latency_ms"],
                     queries=m.queries,
                     samples=m.samples,
                     duration_s=m.duration_s,
                     power=m.power,
-                    energy_j_per_inference=_finite(m.energy_j_per_inference),
-                    inferences_per_joule=_finite(m.inferences_per_joule),
+                    energy_j_per_inference=medians["energy_j_per_inference"],
+                    inferences_per_joule=medians["inferences_per_joule"],
                     accuracy=accuracy,
                     artifact_sha256=str(art.get("sha256", "")),
                     model_size_bytes=art.get("size_bytes"),
@@ -229,21 +227,107 @@ def build_records(
                     artifact_kind=r.artifact_kind or str(art.get("kind", "")),
                     runtime_settings=dict(r.runtime_settings),
                     power_mode=r.power_mode,
-                    valid=m.valid,
+                    valid=medians["valid"],
                     throttled=m.throttled,
                     conditions=Conditions(before=dict(m.conditions_before), after=dict(m.conditions_after)),
-                    notes=tuple(list(m.notes) + acc_notes + env_notes),
+                    notes=tuple(list(m.notes) + repeat_notes + acc_notes + env_notes),
                     validity=m.validity,
-                    energy_above_idle_j_per_inference=_finite(m.energy_above_idle_j_per_inference),
-                    inferences_per_joule_above_idle=_finite(m.inferences_per_joule_above_idle),
+                    energy_above_idle_j_per_inference=medians["energy_above_idle_j_per_inference"],
+                    inferences_per_joule_above_idle=medians["inferences_per_joule_above_idle"],
                     concurrency=m.concurrency,
                     throughput_at_sla=r.throughput_at_sla,
                     layer_profile=tuple(m.layer_profile),
                     memory=m.memory,
                     input_shapes={k: list(v) for k, v in m.input_shapes.items()},
+                    repeats=len(windows),
+                    spread=spread,
                 )
             )
     return records, failures
+
+
+#: The figures a record's median is taken of, read off one window.
+_FIGURES = {
+    "throughput_ips": lambda m: m.throughput_ips,
+    "inferences_per_joule": lambda m: m.inferences_per_joule,
+    "inferences_per_joule_above_idle": lambda m: m.inferences_per_joule_above_idle,
+    "energy_j_per_inference": lambda m: m.energy_j_per_inference,
+    "energy_above_idle_j_per_inference": lambda m: m.energy_above_idle_j_per_inference,
+    "latency_p50_ms": lambda m: m.latency_ms.p50,
+    "latency_p99_ms": lambda m: m.latency_ms.p99,
+}
+
+Window = tuple[BenchmarkResult, Measurement]
+
+
+def _ok_by_build(results: Sequence[BenchmarkResult]) -> dict[tuple[str, str], list[BenchmarkResult]]:
+    """(variant, device) -> its ``ok`` results in the order they finished. Each is one round of
+    ``--repeats`` (or a job sent again): every one is a measurement, and all of them count."""
+    groups: dict[tuple[str, str], list[BenchmarkResult]] = {}
+    for r in results:
+        if r.status == "ok":
+            groups.setdefault((r.variant_id, r.device_id), []).append(r)
+    return {key: sorted(group, key=lambda r: r.finished_at) for key, group in groups.items()}
+
+
+def _windows_by_point(group: Sequence[BenchmarkResult]) -> list[list[Window]]:
+    """The windows of each (batch size, concurrency) over the results of one build on one device, in
+    the order the latest result lists its measurements."""
+    points: dict[tuple[int, int], list[Window]] = {}
+    for r in reversed(group):  # the latest result's order first
+        for m in r.measurements:
+            points.setdefault((m.batch_size, m.concurrency), []).insert(0, (r, m))
+    return list(points.values())
+
+
+def _representative(
+    windows: Sequence[Window],
+) -> tuple[BenchmarkResult, Measurement, Spread | None, dict[str, Any], list[str]]:
+    """The window a record's other figures (power, queries, conditions) come from, the spread over the
+    windows, the medians the record carries, and notes. The medians are over the valid windows (all
+    of them when none was valid); the representative is the window whose throughput is nearest the
+    median (the later on a tie). One window: its own figures, no spread."""
+    valid = [w for w in windows if w[1].valid]
+    pool = valid or list(windows)
+    r, m = pool[-1]
+    one: dict[str, Any] = {name: _finite(read(m)) for name, read in _FIGURES.items() if not name.startswith("lat")}
+    one.update(latency_ms=m.latency_ms, valid=m.valid)
+    if len(windows) == 1:
+        return r, m, None, one, []
+    figures = {name: [read(w[1]) for w in pool] for name, read in _FIGURES.items()}
+    tput = median_or_none(figures["throughput_ips"]) or 0.0
+    r, m = min(reversed(pool), key=lambda w: abs(w[1].throughput_ips - tput))
+    spreads = {name: s for name, values in figures.items() if (s := figure_spread(values)) is not None}
+    medians: dict[str, Any] = {name: median_or_none(values) for name, values in figures.items()}
+    # energy per inference as the inverse of the median inf/J: the two fields stay one figure (with an
+    # even N the median of the inverses is not the inverse of the median)
+    for energy, ipj in (
+        ("energy_j_per_inference", "inferences_per_joule"),
+        ("energy_above_idle_j_per_inference", "inferences_per_joule_above_idle"),
+    ):
+        if medians[ipj]:
+            medians[energy] = 1.0 / medians[ipj]
+    lat = [w[1].latency_ms for w in pool]
+    medians["latency_ms"] = LatencyStats(
+        p50=median_or_none([x.p50 for x in lat]) or m.latency_ms.p50,
+        p90=median_or_none([x.p90 for x in lat]) or m.latency_ms.p90,
+        p99=median_or_none([x.p99 for x in lat]) or m.latency_ms.p99,
+        mean=median_or_none([x.mean for x in lat]) or m.latency_ms.mean,
+        min=min(x.min for x in lat),
+        max=max(x.max for x in lat),
+        stdev=m.latency_ms.stdev,
+    )
+    medians["valid"] = bool(valid)
+    rounds = [i + 1 for i, w in enumerate(windows) if w[1] is m]
+    notes = [
+        f"median of {len(pool)} windows (--repeats, interleaved across variants): throughput, energy and "
+        f"latency percentiles; power, queries and conditions are from window {rounds[0]} of {len(windows)}, "
+        "the one nearest the median throughput"
+    ]
+    if valid and len(valid) < len(windows):
+        notes.append(f"{len(windows) - len(valid)} of {len(windows)} windows invalid: left out of the median")
+    spread = Spread(n=len(pool), windows=len(windows), figures=spreads)
+    return r, m, spread, medians, notes
 
 
 def shared_machines(devices: Mapping[str, AgentStatus], measured: set[str]) -> dict[str, list[str]]:
@@ -256,24 +340,6 @@ def shared_machines(devices: Mapping[str, AgentStatus], measured: set[str]) -> d
         if machine:
             by_machine.setdefault(machine, []).append(device_id)
     return {d: [o for o in ids if o != d] for ids in by_machine.values() if len(ids) > 1 for d in ids}
-
-
-def _latest_ok(
-    results: Sequence[BenchmarkResult],
-) -> tuple[dict[tuple[str, str], BenchmarkResult], dict[tuple[str, str], int]]:
-    """(variant, device) -> its last-finished ``ok`` result, and how many ``ok`` results it has.
-    A job sent again gives a second result for the same builds; one record per id keeps the ranking
-    well defined."""
-    latest: dict[tuple[str, str], BenchmarkResult] = {}
-    count: dict[tuple[str, str], int] = {}
-    for r in results:
-        if r.status != "ok":
-            continue
-        key = (r.variant_id, r.device_id)
-        count[key] = count.get(key, 0) + 1
-        if key not in latest or r.finished_at >= latest[key].finished_at:
-            latest[key] = r
-    return latest, count
 
 
 ReferenceKey = tuple[str, str, int | None]

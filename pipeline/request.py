@@ -153,6 +153,7 @@ class RunRequest:
     threads: int = 0  # CPU threads for every runtime; 0 = each runtime's option or default
     profile_layers: bool = False  # per-layer profile (top operators by time) after each window
     concurrency: tuple[int, ...] = (1,)  # queries in flight, swept at each batch size
+    repeats: int = 1  # each build's windows measured this many times, round by round across builds
 
     @property
     def local(self) -> bool:

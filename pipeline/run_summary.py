@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from agent.errors import ProtocolError
 from agent.protocol import AgentStatus, BenchmarkResult, decode
+from agent.protocol.progress import parse_progress
 from pipeline.build import Built
 from pipeline.derive import load_target_profiles
 from pipeline.errors import InputError
@@ -136,6 +137,14 @@ def _readable_results(payloads: Sequence[str]) -> tuple[list[BenchmarkResult], l
     return results, unreadable
 
 
+def _unfinished_reason(detail: str, reason: str) -> str:
+    """The device's own word on a job without a result; a live-progress line is where it was, not why
+    it has no result, so the reason comes first and the phase after it."""
+    if parse_progress(detail) is not None:
+        return f"{reason} (last seen: {detail})"
+    return detail or reason
+
+
 def summary_for_run(
     db: ResultsDB,
     run_id: str,
@@ -158,7 +167,7 @@ def summary_for_run(
         else "no result arrived; the device keeps it in its outbox until a host acknowledges it"
     )
     unfinished = [
-        Unfinished(job.job_id, job.variant_id, job.device_id, job.state, job.detail or reason)
+        Unfinished(job.job_id, job.variant_id, job.device_id, job.state, _unfinished_reason(job.detail, reason))
         for job in db.jobs(run_id)
         if not job.has_result
     ]

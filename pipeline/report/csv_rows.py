@@ -34,6 +34,16 @@ def _roof(attr: str) -> Cell:
 
 
 #: (column, value): the CSV's columns in order.
+def _ci(figure: str, bound: str) -> Cell:
+    """A bound of the record's interval for ``figure`` over its repeated windows (empty for one window)."""
+
+    def cell(s: RunSummary, r: Record) -> Any:
+        spread = r.spread.figures.get(figure) if r.spread is not None else None
+        return getattr(spread, bound) if spread is not None else None
+
+    return cell
+
+
 COLUMNS: list[tuple[str, Cell]] = [
     ("id", lambda s, r: r.id),
     ("variant_id", lambda s, r: r.variant_id),
@@ -69,6 +79,11 @@ COLUMNS: list[tuple[str, Cell]] = [
     ("roofline_ridge_flop_per_byte", _roof("ridge_flop_per_byte")),
     ("roofline_estimated", _roof("estimated")),
     ("memory_need_bytes", lambda s, r: r.memory_fit.need_bytes if r.memory_fit is not None else None),
+    ("repeats", lambda s, r: r.repeats),
+    ("inferences_per_joule_ci_low", _ci("inferences_per_joule", "ci_low")),
+    ("inferences_per_joule_ci_high", _ci("inferences_per_joule", "ci_high")),
+    ("throughput_ci_low", _ci("throughput_ips", "ci_low")),
+    ("throughput_ci_high", _ci("throughput_ips", "ci_high")),
     ("pareto_rank", lambda s, r: s.ranking.rank(r.id)),
     ("target_pareto_rank", lambda s, r: s.ranking.target_rank(r.id)),
     ("meets_sla", lambda s, r: s.ranking.meets_sla(r.id)),

@@ -71,6 +71,8 @@ def _terminal_columns(summary: RunSummary, table_rows: list[Row]) -> list[tuple[
         drop.add("device")
     if all(row.valid for row in table_rows):
         drop.add("valid")
+    if all(row.record.spread is None for row in table_rows):
+        drop.add("spread")
     return [(key, _SHORT_HEADERS.get(key, header)) for key, header in COLUMNS if key not in drop]
 
 

@@ -35,6 +35,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("p99", "p99 (ms)"),
     ("power", "power (W)"),
     ("ipj", "inf/J"),
+    ("spread", "± spread"),
     ("top1", "top-1 (%)"),
     ("loss", "loss (pp)"),
     ("cost", "USD per 1M inf"),
@@ -42,7 +43,12 @@ COLUMNS: list[tuple[str, str]] = [
     ("front", "front"),
     ("valid", "valid"),
 ]
-NUMERIC_COLUMNS = {"batch", "throughput", "p50", "p99", "power", "ipj", "top1", "loss", "cost", "roof"}
+NUMERIC_COLUMNS = {"batch", "throughput", "p50", "p99", "power", "ipj", "spread", "top1", "loss", "cost", "roof"}
+#: What the "± spread" cell shows, for the legend.
+SPREAD_TEXT = (
+    "± spread: half the min..max range of the N repeated windows as % of the median, of inf/J (throughput where "
+    "there is no inf/J); builds whose intervals overlap are tied"
+)
 #: Columns holding identifiers: never folded or cut.
 ID_COLUMNS = {"variant", "device"}
 
@@ -90,6 +96,8 @@ def legend(table_rows: Sequence[Row]) -> str:
             k for k, on in (("1 − top-1 agreement", "fidelity" in kinds), ("1 − cosine", "cosine" in kinds)) if on
         )
         parts.append(f"{FIDELITY_MARK} fidelity loss against the FP32 outputs ({what}), no labels")
+    if any(r.record.spread is not None for r in table_rows):
+        parts.append(SPREAD_TEXT)
     parts.append("loss in percentage points, absolute")
     return " · ".join(parts)
 
@@ -156,6 +164,7 @@ def rows(summary: RunSummary) -> list[Row]:
             "p99": fmt(r.latency_ms.p99, strip=False),
             "power": mark + fmt(power_w, strip=False) if is_number(power_w) else DASH,
             "ipj": mark + fmt(ipj, strip=False) if is_number(ipj) else DASH,
+            "spread": spread_cell(r),
             "top1": fmt_pct(r.accuracy.top1 if r.accuracy else None),
             "loss": fmt_pct(loss) + (FIDELITY_MARK if r.loss_is_fidelity and loss is not None else ""),
             "cost": cost_cell(r),
@@ -177,6 +186,20 @@ def rows(summary: RunSummary) -> list[Row]:
             )
         )
     return out
+
+
+def spread_cell(r: Record) -> str:
+    """``±2.1% N=3``: half the range of inf/J (else throughput) over the repeated windows, relative to
+    the median; "–" for a single window."""
+    if r.spread is None:
+        return DASH
+    figures = r.spread.figures
+    figure = figures.get("inferences_per_joule") or figures.get("inferences_per_joule_above_idle")
+    figure = figure or figures.get("throughput_ips")
+    if figure is None or not figure.median:
+        return DASH
+    half = (figure.max - figure.min) / 2 / abs(figure.median) * 100
+    return f"±{fmt(half, strip=False)}% N={figure.n}"
 
 
 def gross_or_above_idle(r: Record) -> tuple[float | None, float | None, bool]:

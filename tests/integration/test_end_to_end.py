@@ -144,3 +144,35 @@ def test_optimize_over_the_ci_mosquitto(tmp_path: Path, ci_mosquitto_url: str) -
     proc = run_edgeprof(*optimize_args(out, "--broker", ci_mosquitto_url))
     assert proc.returncode == 0, proc.stderr + proc.stdout
     check_results(out)
+
+
+def test_repeats_are_interleaved_and_each_record_carries_the_median_and_spread(tmp_path: Path) -> None:
+    """--repeats 2: four jobs, round by round (fp32, int8, fp32, int8 on the one device), and each record
+    the median of its two windows with their range."""
+    from agent.protocol import BenchmarkResult, decode
+    from pipeline.results_db import ResultsDB
+
+    out = tmp_path / "out"
+    proc = run_edgeprof(*optimize_args(out, "--repeats", "2"), timeout=400)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    doc = check_results(out)
+    for r in doc["variants"]:
+        assert r["repeats"] == 2, r["id"]
+        spread = r["spread"]
+        assert spread["windows"] == 2 and "order statistics" in spread["method"]
+        tput = spread["figures"]["throughput_ips"] if spread["n"] == 2 else None
+        if tput is not None:  # both windows valid: the record's figure is their median
+            assert len(tput["values"]) == 2 and tput["min"] <= tput["median"] <= tput["max"]
+            assert r["throughput_ips"] == pytest.approx(sum(tput["values"]) / 2)
+            assert (tput["ci_low"], tput["ci_high"]) == (tput["min"], tput["max"]) and tput["ci_coverage"] == 0.5
+        assert any("median of" in n and "windows (--repeats" in n for n in r["notes"]), r["notes"]
+    db = ResultsDB(out / "results.db")
+    try:
+        run = db.latest_run()
+        assert run is not None
+        results = sorted((decode(BenchmarkResult, p) for p in db.results_for_run(run)), key=lambda r: r.finished_at)
+    finally:
+        db.close()
+    order = [r.variant_id for r in results]
+    assert order in (["ort-fp32", "ort-int8-static"] * 2, ["ort-int8-static", "ort-fp32"] * 2), order
+    assert "± spread" in (out / "report.html").read_text()

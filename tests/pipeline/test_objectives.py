@@ -14,6 +14,7 @@ from pipeline.objectives import (
     ACCURACY_LOSS,
     DEFAULT_OBJECTIVES,
     INFERENCES_PER_JOULE,
+    INFERENCES_PER_JOULE_ABOVE_IDLE,
     LATENCY_P99,
     OBJECTIVES,
     THROUGHPUT,
@@ -34,7 +35,8 @@ def test_the_defaults_are_the_articles_three_metrics_and_accuracy():
         ("accuracy_loss_abs", "min"),
         ("cost_usd_per_million", "min"),
     ]
-    assert INFERENCES_PER_JOULE.fallback is THROUGHPUT
+    assert INFERENCES_PER_JOULE.fallback is INFERENCES_PER_JOULE_ABOVE_IDLE
+    assert INFERENCES_PER_JOULE_ABOVE_IDLE.fallback is THROUGHPUT
     assert all(OBJECTIVES[o.name] is o for o in DEFAULT_OBJECTIVES)
 
 

@@ -341,3 +341,49 @@ def test_an_invalid_record_is_not_ranked_and_the_agents_reasons_say_why() -> Non
 
     assert ranking.rank(good.id) == 0 and ranking.rank(bad.id) is None
     assert ranking.note(bad.id) == "not ranked: invalid measurement: throttled: clock fell; foreign load: 40%"
+
+
+def _above_idle_only(rec):  # type: ignore[no-untyped-def]
+    """``rec`` as a CPU-load estimate without an idle figure: no gross figure, only the part above idle."""
+    return dataclasses.replace(
+        rec,
+        inferences_per_joule=None,
+        energy_j_per_inference=None,
+        inferences_per_joule_above_idle=rec.inferences_per_joule,
+        energy_above_idle_j_per_inference=rec.energy_j_per_inference,
+    )
+
+
+def test_without_gross_energy_the_ranking_uses_inferences_per_joule_above_idle_and_says_so() -> None:
+    """An estimate without an idle figure knows the energy above idle only: the ranking ranks on that
+    (not on throughput, which would drop energy altogether) and the note says why."""
+    records = [
+        _above_idle_only(record("efficient", ipj=400.0, tput=800.0, p99=3.0)),
+        _above_idle_only(record("fast", ipj=200.0, tput=1600.0, p99=3.0)),
+        _above_idle_only(record("worse", ipj=150.0, tput=700.0, p99=3.0)),
+    ]
+    ranking = rank_records(records, DEFAULT_OBJECTIVES)
+    names = [o.name for o in ranking.objectives]
+    assert names[0] == "inferences_per_joule_above_idle" and "inferences_per_joule" not in names
+    assert ranking.fallback_notes[0] == (
+        "no record has a gross energy figure (power known above idle only: no idle power figure for the device): "
+        "ranked on inferences per joule above idle instead of inferences per joule"
+    )
+    assert ranking.rank("efficient/local-myhost/b8") == 0 and ranking.rank("worse/local-myhost/b8") == 1
+    assert ranking.figure_kinds("efficient/local-myhost/b8")["inferences_per_joule_above_idle"] == "estimated"
+
+
+def test_when_some_records_have_no_power_at_all_throughput_stands_in_and_says_so() -> None:
+    records = [
+        _above_idle_only(record("estimated", ipj=400.0, tput=800.0, p99=3.0)),
+        record("no-power", tput=1600.0, p99=3.0, power=False),
+    ]
+    ranking = rank_records(records, DEFAULT_OBJECTIVES)
+    names = [o.name for o in ranking.objectives]
+    assert "inferences_per_joule" not in names and "inferences_per_joule_above_idle" not in names
+    assert "throughput_at_sla_ips" in names  # the throughput objective stands in alone
+    assert ranking.fallback_notes[0] == (
+        "no record has a gross energy figure, and only 1 of 2 have inferences per joule above idle (the others have "
+        "no power reading): ranked on throughput at the p99 target without inferences per joule"
+    )
+    assert all(ranking.rank(r.id) is not None for r in records)  # nobody left out for lacking energy

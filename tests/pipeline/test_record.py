@@ -139,12 +139,47 @@ def test_energy_figures_that_are_not_finite_are_none() -> None:
     assert records[0].power == power
 
 
-def test_a_variant_measured_twice_keeps_the_latest_result() -> None:
+def test_a_variant_measured_twice_is_one_record_of_two_windows() -> None:
+    """Equal throughput: the later window is the representative one."""
     first = result("int8", "int8-static", AccuracyReport(samples=100, top1=0.5), finished_at=1.0)
     second = result("int8", "int8-static", AccuracyReport(samples=100, top1=0.9), finished_at=2.0)
     records, _ = build_records([second, first], {}, {}, None)
     assert len(records) == 1 and records[0].accuracy is not None and records[0].accuracy.top1 == 0.9
-    assert any("measured 2 times" in n for n in records[0].notes)
+    assert records[0].repeats == 2 and records[0].spread is not None and records[0].spread.n == 2
+    assert any("median of 2 windows" in n and "window 2 of 2" in n for n in records[0].notes)
+
+
+def _repeat(throughput: float, p99: float, finished_at: float, valid: bool = True):  # type: ignore[no-untyped-def]
+    lat = dataclasses.replace(LAT, p99=p99)
+    m = Measurement(
+        batch_size=1, throughput_ips=throughput, latency_ms=lat, queries=20, samples=20, duration_s=2.0,
+        valid=valid, inferences_per_joule=throughput / 10.0,
+    )  # fmt: skip
+    return dataclasses.replace(result("int8", "int8-static", None, finished_at=finished_at), measurements=[m])
+
+
+def test_repeated_windows_give_medians_a_spread_and_an_interval() -> None:
+    records, _ = build_records(
+        [_repeat(100.0, 5.0, 1.0), _repeat(130.0, 4.0, 2.0), _repeat(110.0, 9.0, 3.0)], {}, {}, None
+    )
+    r = records[0]
+    assert r.repeats == 3 and r.throughput_ips == 110.0 and r.latency_ms.p99 == 5.0
+    assert r.inferences_per_joule == pytest.approx(11.0)
+    assert r.spread is not None
+    tput = r.spread.figures["throughput_ips"]
+    assert (tput.min, tput.max, tput.values) == (100.0, 130.0, (100.0, 130.0, 110.0))
+    assert tput.interval == (100.0, 130.0) and tput.ci_coverage == pytest.approx(0.75)
+    assert any("window 3 of 3" in n for n in r.notes)  # 110 inf/s is the median window
+
+
+def test_invalid_repeats_are_left_out_of_the_median_and_noted() -> None:
+    records, _ = build_records(
+        [_repeat(100.0, 5.0, 1.0), _repeat(10.0, 50.0, 2.0, valid=False), _repeat(120.0, 4.0, 3.0)], {}, {}, None
+    )
+    r = records[0]
+    assert r.valid and r.throughput_ips == 110.0 and r.spread is not None and r.spread.n == 2
+    assert r.spread.windows == 3
+    assert any("1 of 3 windows invalid" in n for n in r.notes)
 
 
 def _at(batch: int, top1: float | None = None, **fields) -> Measurement:  # type: ignore[no-untyped-def]
