@@ -12,9 +12,9 @@ from pathlib import Path
 from agent.errors import ProtocolError
 from agent.protocol import check_device_id
 from calibration_data.loaders import Dataset
+from pipeline.accuracy_loss import METRICS
 from pipeline.errors import InputError
 from pipeline.model_check import ModelInfo, inspect_model, load_bound_dataset
-from pipeline.record import METRICS
 from pipeline.request import RunRequest
 
 

@@ -24,8 +24,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pipeline.constraints import Constraints, constraint_violations
 from pipeline.objectives import ACCURACY_LOSS, COST_PER_MILLION, LATENCY_P99, THROUGHPUT, Objective
-from pipeline.rank import Constraints, Ranking, constraint_violations
+from pipeline.rank import Ranking
 from pipeline.recommend_text import (
     cheapest_reason,
     close_call_reason,

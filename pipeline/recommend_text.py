@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from pipeline.constraints import Constraints
 from pipeline.numbers import DASH, format_number
 from pipeline.objectives import ACCURACY_LOSS, COST_PER_MILLION, LATENCY_P99, Objective
-from pipeline.rank import Constraints, Ranking
+from pipeline.rank import Ranking
 from pipeline.record import Record
 
 #: The rules in words, as the reports state them.

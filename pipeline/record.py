@@ -1,8 +1,9 @@
 """One typed record per (variant, device, batch size), built once from the agents' results.
 
 Ranking, the recommendation, both reports and ``results.json`` read these attributes; nothing
-downstream re-derives a figure. Accuracy loss in particular is decided here, once: against the FP32
-build measured on the same device where labels exist, else fidelity to the FP32 outputs.
+downstream re-derives a figure. Accuracy loss in particular is decided once, as the records are
+built (:mod:`pipeline.accuracy_loss`): against the FP32 build measured on the same device where labels
+exist, else fidelity to the FP32 outputs.
 
 Field names follow the public ``results.json`` contract (README.md), so that :mod:`pipeline.export`
 can write a record field by field; where the contract's name differs, the field's ``metadata``
@@ -18,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.protocol import (
-    AccuracyReport,
     AgentStatus,
     BenchmarkResult,
     LatencyStats,
@@ -29,44 +29,11 @@ from agent.protocol import (
     ThroughputAtSLA,
     Validity,
 )
+from pipeline.accuracy_loss import Accuracy, accuracy_of, fp32_references
 from pipeline.cost import Cost
 from pipeline.passes.sparsity import sparsity_note
 from pipeline.repeats import Spread, figure_spread, median_or_none
 from pipeline.roofline import MemoryFit, Roofline
-
-REFERENCE_ON_DEVICE = "fp32 measured on {device}"
-REFERENCE_ON_HOST = "fp32 computed on the host with ONNX Runtime CPU"
-REFERENCE_FIDELITY = "fp32 outputs (no labels): loss is 1 - top-1 agreement"
-REFERENCE_COSINE = "fp32 outputs: loss is 1 - mean cosine similarity (embedding outputs)"
-#: The quality metrics a run can judge builds by (``--metric``); "auto" is resolved before ranking.
-METRICS = ("top1", "agreement", "cosine")
-NO_ACCURACY_NOTE = "accuracy not measured (no evaluation data)"
-HOST_REFERENCE_NOTE = "reference accuracy is the host's FP32 figure: no FP32 variant was measured on this device"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Accuracy:
-    """Accuracy measured on the device, and its loss against the FP32 reference.
-
-    ``loss`` is absolute, as a fraction (0.01 = 1 percentage point). ``loss_kind`` says what it is:
-    ``"top1"`` = reference top-1 − top-1 against labels; ``"fidelity"`` = 1 − top-1 agreement with
-    the FP32 outputs (the evaluation set has no labels); ``"cosine"`` = 1 − mean cosine similarity
-    to the FP32 outputs (embeddings); None when it could not be computed.
-    """
-
-    top1: float | None
-    reference_top1: float | None
-    loss: float | None = field(metadata={"json": "loss_abs"})
-    loss_kind: str | None
-    agreement: float | None
-    cosine: float | None
-    samples: int
-    reference: str
-
-    @property
-    def is_fidelity(self) -> bool:
-        """True when the loss compares with the FP32 outputs (agreement or cosine), not with labels."""
-        return self.loss_kind in ("fidelity", "cosine")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,11 +147,11 @@ def build_records(
 
     ``artifacts`` maps variant id to ``{"sha256", "size_bytes", "kind"}`` (the store's view of the
     build); ``host_top1`` is the FP32 top-1 computed on the host, the reference of last resort;
-    ``metric`` (:data:`METRICS`) is what the loss measures: top-1 against labels (falling back to
-    agreement where there are none), agreement, or cosine.
+    ``metric`` (:data:`~pipeline.accuracy_loss.METRICS`) is what the loss measures: top-1 against
+    labels (falling back to agreement where there are none), agreement, or cosine.
     """
     oks = _ok_by_build(results)
-    device_ref = _reference_top1([group[-1] for group in oks.values()])
+    device_ref = fp32_references([group[-1] for group in oks.values()])
     sharing = shared_machines(devices, {r.device_id for r in results})
     records: list[Record] = []
     failures = [Failure(r.variant_id, r.device_id, " ".join(r.error.split())) for r in results if r.status != "ok"]
@@ -201,7 +168,7 @@ def build_records(
             env_notes.append(sparsity_note(str(art["sparsity"]), group[-1].runtime))
         for windows in _windows_by_point(group):
             r, m, spread, medians, repeat_notes = _representative(windows)
-            accuracy, acc_notes = _accuracy(r, m, device_ref, host_top1, metric)
+            accuracy, acc_notes = accuracy_of(r, m, device_ref, host_top1, metric)
             records.append(
                 Record(
                     id=record_id(r.variant_id, r.device_id, m.batch_size, m.concurrency),
@@ -340,72 +307,6 @@ def shared_machines(devices: Mapping[str, AgentStatus], measured: set[str]) -> d
         if machine:
             by_machine.setdefault(machine, []).append(device_id)
     return {d: [o for o in ids if o != d] for ids in by_machine.values() if len(ids) > 1 for d in ids}
-
-
-ReferenceKey = tuple[str, str, int | None]
-
-
-def _reference_top1(results: Sequence[BenchmarkResult]) -> dict[ReferenceKey, float]:
-    """(device, runtime, batch size) -> top-1 of the FP32 variant measured there at that batch size;
-    batch None: at its largest batch (the result's own accuracy)."""
-    ref: dict[ReferenceKey, float] = {}
-    for r in results:
-        if r.status != "ok" or r.precision != "fp32":
-            continue
-        if r.accuracy and r.accuracy.top1 is not None:
-            ref[(r.device_id, r.runtime, None)] = r.accuracy.top1
-        for m in r.measurements:
-            if m.accuracy is not None and m.accuracy.top1 is not None and m.concurrency == 1:
-                ref[(r.device_id, r.runtime, m.batch_size)] = m.accuracy.top1
-    return ref
-
-
-def _accuracy(
-    result: BenchmarkResult,
-    measurement: Measurement,
-    device_ref: Mapping[ReferenceKey, float],
-    host_top1: float | None,
-    metric: str,
-) -> tuple[Accuracy | None, list[str]]:
-    """The measurement's own accuracy (at its batch size; the result's for an older agent) against
-    a reference, in order: FP32 on this device and runtime at this batch size, then at any, FP32 on
-    this device with another runtime, the host's FP32 figure. Without labels, the loss is fidelity
-    to the FP32 outputs."""
-    acc: AccuracyReport | None = measurement.accuracy or result.accuracy
-    if acc is None:
-        return None, [NO_ACCURACY_NOTE]
-    notes = []
-    device, batch = result.device_id, measurement.batch_size
-    reference_top1 = device_ref.get((device, result.runtime, batch), device_ref.get((device, result.runtime, None)))
-    reference = REFERENCE_ON_DEVICE.format(device=device)
-    if reference_top1 is None:
-        for (dev, _rt, ref_batch), top1 in device_ref.items():
-            if dev == device and ref_batch in (batch, None):
-                reference_top1 = top1
-                break
-    if reference_top1 is None and host_top1 is not None:
-        reference_top1, reference = host_top1, REFERENCE_ON_HOST
-        notes.append(HOST_REFERENCE_NOTE)
-    loss, loss_kind = None, None
-    if metric == "cosine":
-        if acc.cosine is not None:
-            loss, loss_kind, reference = 1.0 - acc.cosine, "cosine", REFERENCE_COSINE
-    elif metric == "top1" and acc.top1 is not None and reference_top1 is not None:
-        loss, loss_kind = reference_top1 - acc.top1, "top1"
-    elif acc.agreement is not None:
-        loss, loss_kind = 1.0 - acc.agreement, "fidelity"
-        reference = REFERENCE_FIDELITY
-    accuracy = Accuracy(
-        top1=acc.top1,
-        reference_top1=reference_top1,
-        loss=_finite(loss),
-        loss_kind=loss_kind if _finite(loss) is not None else None,
-        agreement=acc.agreement,
-        cosine=acc.cosine,
-        samples=acc.samples,
-        reference=reference,
-    )
-    return accuracy, notes
 
 
 def _finite(x: float | None) -> float | None:

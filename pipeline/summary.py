@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent.protocol import AgentStatus, BenchmarkResult
+from pipeline.constraints import Constraints
 from pipeline.cost import CostOptions
 from pipeline.derive import derive_figures
 from pipeline.objectives import DEFAULT_OBJECTIVES, Objective
-from pipeline.rank import Constraints, Ranking, rank_records, target_of
+from pipeline.rank import Ranking, rank_records, target_of
 from pipeline.recommend import Recommendation, recommend
 from pipeline.record import Failure, Record, build_records
 

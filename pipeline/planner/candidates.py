@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from agent.protocol import LatencyStats
+from pipeline.constraints import Constraints, constraint_violations
 from pipeline.cost import profile_active_w, profile_idle_w, record_power
 from pipeline.numbers import format_number
 from pipeline.planner.service import ServiceTimes
-from pipeline.rank import Constraints, constraint_violations, target_of
+from pipeline.rank import target_of
 from pipeline.record import Record
 from pipeline.roofline import (
     GraphCount,

@@ -13,13 +13,13 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pipeline.constraints import Constraints
 from pipeline.cost import HOURS_PER_MONTH, CostOptions
 from pipeline.planner.answer import answer_text, over_provision_text
 from pipeline.planner.batcher import DEFAULT_REQUESTS, SEED, poisson_arrivals, requests_for, simulate
 from pipeline.planner.candidates import Candidate, measured_candidates, projected_candidates
 from pipeline.planner.sizing import PlanOption, devices_needed, economics_for, size
 from pipeline.planner.workload import Workload
-from pipeline.rank import Constraints
 from pipeline.record import Record
 from targets import TargetProfile
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from pipeline.constraints import DEFAULT_BUDGET_BASIS
 from pipeline.numbers import DASH, fmt, format_number
 from pipeline.planner.answer import PLAN_COLUMNS, autoscaling_text, plan_rows
-from pipeline.rank import DEFAULT_BUDGET_BASIS
 from pipeline.recommend_text import RULE_TEXT, usd
 from pipeline.record import Record
 from pipeline.roofline_text import explain

@@ -6,9 +6,10 @@ import math
 from typing import Any
 
 from agent.protocol import AccuracyReport, AgentStatus, BenchmarkResult, LatencyStats, Measurement, PowerReport
+from pipeline.accuracy_loss import Accuracy
+from pipeline.constraints import Constraints
 from pipeline.objectives import ACCURACY_LOSS, INFERENCES_PER_JOULE, LATENCY_P99
-from pipeline.rank import Constraints
-from pipeline.record import Accuracy, Record
+from pipeline.record import Record
 from pipeline.summary import Failure, RunSummary, Unfinished, summarize_records
 
 RUN_ID = "20261126-131500-ab12"

@@ -8,11 +8,12 @@ import re
 
 import pytest
 
+from pipeline.constraints import Constraints
 from pipeline.cost import CostOptions
 from pipeline.derive import derive_figures, load_target_profiles
 from pipeline.numbers import format_number
 from pipeline.objectives import DEFAULT_OBJECTIVES
-from pipeline.rank import Constraints, rank_records
+from pipeline.rank import rank_records
 from pipeline.recommend import INDISTINGUISHABLE, Recommendation, knee_distances, recommend, resolve_rule
 
 from .sample_results import record

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from pipeline.constraints import Constraints
 from pipeline.objectives import DEFAULT_OBJECTIVES, INFERENCES_PER_JOULE
-from pipeline.rank import Constraints, rank_records
+from pipeline.rank import rank_records
 from pipeline.recommend_text import baseline_phrase, leader_reason, loss_phrase, power_provenance
 
 from .sample_results import record

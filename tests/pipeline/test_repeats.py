@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
+from pipeline.constraints import Constraints
 from pipeline.objectives import DEFAULT_OBJECTIVES, INFERENCES_PER_JOULE
-from pipeline.rank import Constraints, pareto_ranks, rank_records
+from pipeline.rank import pareto_ranks, rank_records
 from pipeline.recommend import recommend
 from pipeline.record import Record
 from pipeline.repeats import Spread, compare, coverage, figure_spread, median_interval, overlap

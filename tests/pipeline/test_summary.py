@@ -7,8 +7,9 @@ import re
 import pytest
 
 from agent.protocol import AccuracyReport
+from pipeline.constraints import Constraints
 from pipeline.objectives import DEFAULT_OBJECTIVES
-from pipeline.rank import NOT_RANKED, Constraints
+from pipeline.rank import NOT_RANKED
 from pipeline.summary import Failure, Unfinished, summarize
 
 from .sample_results import MODEL, device_status, result

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.constraints import Constraints
 from pipeline.planner.candidates import measured_candidates, project, projected_candidates
-from pipeline.rank import Constraints
 from pipeline.roofline import RooflineUnavailable
 
 from .measured import PROFILES, measured, tiny_cnn_counts, with_figures

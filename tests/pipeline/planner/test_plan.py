@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from pipeline.constraints import Constraints
 from pipeline.cost import HOURS_PER_MONTH, CostOptions
 from pipeline.planner import Workload, parse_rate, plan_deployment
 from pipeline.planner.answer import autoscaling_text
 from pipeline.planner.batcher import poisson_arrivals, simulate
 from pipeline.planner.service import ServiceTimes
-from pipeline.rank import Constraints
 
 from .measured import PROFILES, latency, measured, tiny_cnn_counts, with_figures
 

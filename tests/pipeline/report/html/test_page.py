@@ -8,9 +8,9 @@ import random
 from html.parser import HTMLParser
 from typing import Any
 
+from pipeline.constraints import Constraints
 from pipeline.cost import CostOptions
 from pipeline.objectives import Objective
-from pipeline.rank import Constraints
 from pipeline.recommend import Recommendation
 from pipeline.report import render_html
 from pipeline.report.html.page import stylesheet
