@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import typer
 
 from agent import __version__
+from agent.cli_doctor import detect_target, doctor
+from agent.cli_install import install
+from agent.cli_keys import enrol, keygen
+from agent.cli_monitor import monitor
+from agent.cli_options import (
+    DEFAULT_CACHE_MAX_BYTES,
+    DEFAULT_LOG_BACKUPS,
+    DEFAULT_LOG_MAX_BYTES,
+    DEFAULT_STATE_DIR,
+    DEVICE_KEY_NAME,
+    HOST_KEY_NAME,
+    STATE_DIR_HELP,
+    TARGETS_DIR_HELP,
+)
 from agent.errors import AgentError
 from agent.power import SENSORS
 from agent.readable_cli import ReadableTyper
-
-if TYPE_CHECKING:
-    from targets import Catalog
 
 app = ReadableTyper(
     error_prefix="edgeprof-agent",
@@ -22,11 +33,6 @@ app = ReadableTyper(
     "throughput, power and accuracy on this device, and reports results that survive restarts.",
     add_completion=False,
     no_args_is_help=True,
-)
-
-TARGETS_DIR_HELP = (
-    "A folder of your own profile .yaml files, added to the shipped ones (repeatable); a profile with "
-    "a shipped id replaces it. Also read from $EDGEPROF_TARGETS_DIR (folders separated by ':')."
 )
 
 
@@ -51,15 +57,6 @@ def _main(
     ),
 ) -> None:
     pass
-
-
-DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024  # agent.logs.DEFAULT_MAX_BYTES, without importing it for --help
-DEFAULT_LOG_BACKUPS = 5
-DEFAULT_CACHE_MAX_BYTES = 2 * 1024**3  # agent.artifacts.DEFAULT_MAX_BYTES
-DEFAULT_STATE_DIR = Path.home() / ".local" / "state" / "edgeprof-agent"
-DEVICE_KEY_NAME = "device.key"
-HOST_KEY_NAME = "host.pub"
-STATE_DIR_HELP = "Where the agent keeps its keys, outbox, queued jobs and artifact cache (survives reboots)."
 
 
 @app.command()
@@ -265,249 +262,11 @@ def _serve(
     service.run()
 
 
-@app.command()
-def monitor(
-    duration: str = typer.Option("10m", metavar="TIME", help="How long to sample: 30s, 10m, 1h."),
-    pid: Optional[int] = typer.Option(
-        None, metavar="PID", help="Sample this process's CPU time and memory instead of the whole machine's."
-    ),
-    interval: str = typer.Option("1s", metavar="TIME", help="Time between samples: 1s, 500ms."),
-    out: Optional[Path] = typer.Option(
-        None, metavar="FILE", help="Write the summary JSON here (for `edgeprof report --monitor-summary FILE`)."
-    ),
-    power: Optional[str] = typer.Option(
-        None, metavar="NAME", help="Power sensor: %s (default: the best real one found)." % ", ".join(SENSORS)
-    ),
-    broker: Optional[str] = typer.Option(None, metavar="URL", help="Publish the summary to this broker (not yet)."),
-) -> None:
-    """Sample this device's utilisation under its real load (CPU, memory, GPU, power, clocks) and
-    write a summary whose busy fraction the host's cost model takes (--monitor-summary)."""
-    from agent.monitor import Monitor, parse_duration, write_summary
-
-    try:
-        if broker is not None:
-            raise AgentError(
-                "--broker: publishing the summary over MQTT is not implemented yet; write it with --out FILE "
-                "and give that file to `edgeprof report OUT --monitor-summary FILE` on the host"
-            )
-        summary = Monitor(parse_duration(duration), parse_duration(interval, "--interval"), pid, power).run()
-        text = write_summary(summary, out)
-    except AgentError as exc:
-        typer.echo("edgeprof-agent: error: %s" % exc, err=True)
-        raise typer.Exit(2) from None
-    typer.echo(text if out is None else "wrote %s: utilisation %.3f over %.0f s (%d samples; %s)" % (
-        out, summary["utilisation"], summary["window_s"], summary["samples"], summary["source"]))  # fmt: skip
-
-
-@app.command()
-def keygen(
-    state_dir: Path = typer.Option(DEFAULT_STATE_DIR, metavar="DIR", help=STATE_DIR_HELP),
-    device_id: str = typer.Option(None, metavar="ID", help="This device's id, for the enrol line printed."),
-) -> None:
-    """Create this device's key pair (DIR/device.key, DIR/device.key.pub); an existing one is kept."""
-    from agent.protocol import local_device_id
-    from agent.signing import create_private_key, public_key_path
-
-    path = state_dir / DEVICE_KEY_NAME
-    try:
-        key = create_private_key(path)
-    except AgentError as exc:
-        typer.echo("edgeprof-agent: error: %s" % exc, err=True)
-        raise typer.Exit(1) from None
-    pub = public_key_path(path)
-    typer.echo("wrote %s (mode 600) and %s, fingerprint %s" % (path, pub, key.public.fingerprint))
-    typer.echo("on the host: edgeprof fleet enrol %s %s" % (device_id or local_device_id(), pub))
-
-
-@app.command()
-def enrol(
-    host_key: Path = typer.Option(..., metavar="FILE", help="The host's public key (`edgeprof keygen` wrote it)."),
-    state_dir: Path = typer.Option(DEFAULT_STATE_DIR, metavar="DIR", help=STATE_DIR_HELP),
-    create_key: bool = typer.Option(False, "--create-key", help="Also create this device's key pair if absent."),
-    device_id: str = typer.Option(None, metavar="ID", help="This device's id, for the enrol line printed."),
-) -> None:
-    """Trust a host: store its public key as DIR/host.pub (another one already there is kept)."""
-    from agent.protocol import local_device_id
-    from agent.signing import load_private_key, load_public_key, public_key_path, write_public_key
-
-    try:
-        trusted = load_public_key(host_key)
-        write_public_key(trusted, state_dir / HOST_KEY_NAME)
-        device = load_private_key(state_dir / DEVICE_KEY_NAME, create=create_key)
-    except AgentError as exc:
-        typer.echo("edgeprof-agent: error: %s" % exc, err=True)
-        raise typer.Exit(1) from None
-    typer.echo("trusting host key %s (%s)" % (trusted.fingerprint, state_dir / HOST_KEY_NAME))
-    pub = public_key_path(state_dir / DEVICE_KEY_NAME)
-    typer.echo(
-        "device key %s; on the host: edgeprof fleet enrol %s %s"
-        % (device.public.fingerprint, device_id or local_device_id(), pub)
-    )
-
-
-@app.command()
-def install(
-    broker: str = typer.Option(..., metavar="URL", help="MQTT broker URL the service connects to."),
-    device_id: str = typer.Option(..., metavar="ID", help="This device's id in topics and results."),
-    host_key: Path = typer.Option(..., metavar="FILE", help="The host's public key (`edgeprof keygen` wrote it)."),
-    root: Path = typer.Option(Path("/"), metavar="DIR", help="Prefix of every path written (for tests)."),
-    user: str = typer.Option("edgeprof", metavar="NAME", help="The user the service runs as."),
-    credentials_file: Optional[Path] = typer.Option(
-        None, metavar="FILE", help="username=/password= file for the broker; copied to /etc/edgeprof (mode 640)."
-    ),
-    ca_file: Optional[Path] = typer.Option(None, metavar="FILE", help="CA certificate of the broker (TLS); copied."),
-    cert_file: Optional[Path] = typer.Option(None, metavar="FILE", help="Client certificate for the broker; copied."),
-    key_file: Optional[Path] = typer.Option(None, metavar="FILE", help="Private key of --cert-file; copied."),
-    exec_path: Optional[Path] = typer.Option(
-        None, "--exec", metavar="PATH", help="The edgeprof-agent the unit runs (default: this environment's)."
-    ),
-    cache_max_bytes: int = typer.Option(
-        DEFAULT_CACHE_MAX_BYTES, metavar="BYTES", help="Size bound of the artifact cache (2 GiB)."
-    ),
-    target: str = typer.Option("", metavar="ID", help="Target profile id, where detection does not find it."),
-) -> None:
-    """Install the agent as a systemd service: config file, unit, device key pair, the host's key."""
-    from agent import install as installer
-
-    extra: Dict[str, object] = {"cache_max_bytes": cache_max_bytes}
-    if target:
-        extra["target"] = target
-    try:
-        done = installer.install(
-            broker,
-            device_id,
-            host_key,
-            root=root,
-            user=user,
-            credentials_file=credentials_file,
-            ca_file=ca_file,
-            cert_file=cert_file,
-            key_file=key_file,
-            exec_path=exec_path,
-            extra=extra,
-        )
-    except AgentError as exc:
-        typer.echo("edgeprof-agent: error: %s" % exc, err=True)
-        raise typer.Exit(1) from None
-    for note in done.notes:
-        typer.echo(note)
-    typer.echo("wrote %s and %s" % (done.config, done.unit))
-    typer.echo("")
-    typer.echo("On the host, enrol this device (copy %s there first):" % done.public_key)
-    typer.echo("  edgeprof fleet enrol %s device.key.pub    # fingerprint %s" % (device_id, done.fingerprint))
-    typer.echo("Then here: systemctl daemon-reload && systemctl enable --now edgeprof-agent")
-    typer.echo("  logs: journalctl -u edgeprof-agent, and JSON lines in %s" % done.log_file)
-
-
 def _check_power_name(name: str) -> None:
     if name not in SENSORS:
         raise AgentError("--power %r is not a power source this agent knows: %s" % (name, ", ".join(sorted(SENSORS))))
 
 
-def _load_catalog(
-    targets_dir: Optional[List[Path]], proc_root: Path = Path("/proc"), sysfs_root: Path = Path("/sys")
-) -> Catalog:
-    """Shipped profiles plus the user's folders, as ``edgeprof targets`` loads them; AgentError if one is bad."""
-    from targets import ProfileError, load_profiles
-
-    try:
-        catalog = load_profiles(
-            extra_dirs=targets_dir or [], include_env=False, proc_root=proc_root, sysfs_root=sysfs_root
-        )
-    except ProfileError as exc:
-        raise AgentError(str(exc)) from None
-    for note in catalog.notes:
-        typer.echo("edgeprof-agent: note: %s" % note, err=True)
-    return catalog
-
-
-def detect_target(
-    targets_dir: Optional[List[Path]] = None, sysfs_root: Path = Path("/sys"), proc_root: Path = Path("/proc")
-) -> str:
-    """The profile this device matches, or "" where none does or the shipped catalogue cannot be read.
-
-    Folders the user named are read first, outside the guard: a bad one is an AgentError, not a
-    silent miss.
-    """
-    profiles = _load_catalog(targets_dir, proc_root, sysfs_root) if targets_dir else None
-    try:
-        from agent.device_match import match_device
-
-        if profiles is None:
-            profiles = _load_catalog(None, proc_root, sysfs_root)
-        return match_device(sysfs_root=sysfs_root, proc_root=proc_root, profiles=profiles).profile_id or ""
-    except Exception:  # detection is a convenience; the profile can be given with --target
-        return ""
-
-
-@app.command()
-def doctor(
-    targets_dir: Optional[List[Path]] = typer.Option(
-        None, "--targets-dir", envvar="EDGEPROF_TARGETS_DIR", metavar="DIR", help=TARGETS_DIR_HELP
-    ),
-    sysfs_root: Path = typer.Option(Path("/sys"), hidden=True, help="Root of the sysfs tree (for tests)."),
-    proc_root: Path = typer.Option(Path("/proc"), hidden=True, help="Root of the procfs tree (for tests)."),
-) -> None:
-    """Say which device profile this machine matches and why, which runtimes and power sources work."""
-    from agent.device_match import match_device
-    from agent.power import probe
-    from agent.runtimes import installed_runtimes
-
-    try:
-        profiles = _load_catalog(targets_dir, proc_root=proc_root, sysfs_root=sysfs_root)
-    except AgentError as exc:
-        typer.echo("edgeprof-agent: error: %s" % exc, err=True)
-        raise typer.Exit(1) from None
-    yours = [p for p in profiles.values() if p.origin == "user"]
-    if yours:
-        ids = ", ".join(p.id for p in yours)
-        typer.echo("profiles: %d shipped, %d of yours: %s" % (len(profiles) - len(yours), len(yours), ids))
-    match = match_device(sysfs_root=sysfs_root, proc_root=proc_root, profiles=profiles)
-    for line in match.describe():
-        typer.echo(line)
-    runtimes = installed_runtimes()
-    typer.echo("runtimes: " + (", ".join("%s %s" % kv for kv in sorted(runtimes.items())) or "none found"))
-    for name, problem in _missing_runtimes(runtimes).items():
-        typer.echo("  %-9s no: %s" % (name, problem))
-    if sysfs_root == Path("/sys"):
-        _echo_power_mode()
-    typer.echo("power sources:")
-    for name, problem in probe(sysfs_root=sysfs_root, proc_root=proc_root).items():
-        typer.echo("  %-9s %s" % (name, "works" if problem is None else "no: %s" % problem))
-
-
-def _missing_runtimes(installed: Dict[str, str]) -> Dict[str, str]:
-    """name -> why, for the registered runtimes that do not work here."""
-    from agent.errors import RuntimeLoadError
-    from agent.runtimes import declared_runtimes
-
-    missing = {}
-    for name, cls in declared_runtimes().items():
-        if name not in installed:
-            try:
-                cls.version()
-            except RuntimeLoadError as exc:
-                missing[name] = str(exc)
-    return missing
-
-
-def _echo_power_mode() -> None:
-    """The Jetson power mode this device is in (what --power-modes switches from and back to)."""
-    from agent.power_modes import NVPModel, PowerModeError
-
-    nvpmodel = NVPModel.detect()
-    if nvpmodel is None:
-        return
-    try:
-        mode = nvpmodel.query()
-        typer.echo(
-            "power mode: %s (nvpmodel %d); modes: %s" % (mode.name, mode.id, ", ".join(nvpmodel.modes().values()))
-        )
-    except PowerModeError as exc:
-        typer.echo("power mode: unknown (%s)" % exc)
-
-
-@app.command()
 def version() -> None:
     """Print the agent's version and the runtimes it finds."""
     from agent.runtimes import installed_runtimes
@@ -521,6 +280,15 @@ def _protocol_version() -> int:
     from agent.protocol import PROTOCOL_VERSION
 
     return PROTOCOL_VERSION
+
+
+# The other commands live in their own modules; registered here, in the order --help lists them.
+app.command()(monitor)
+app.command()(keygen)
+app.command()(enrol)
+app.command()(install)
+app.command()(doctor)
+app.command()(version)
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """The agent's main loop: MQTT in, verified jobs queued durably, one child process per job, results out.
 
-Threads: paho's network loop (callbacks verify, store and signal), one job runner, one resender that
-republishes unacknowledged results while connected. Everything a thread needs to survive a crash
+Threads: paho's network loop (callbacks verify, store and signal: :mod:`agent.inbox`), one job
+runner, one resender that republishes unacknowledged results while connected
+(:mod:`agent.outbox_sender`). Everything a thread needs to survive a crash
 or reboot is in ``AgentStore`` before the thread acts on it.
 
 Everything this device sends is signed with its own key (results, status and its last will, job
@@ -24,40 +25,33 @@ from agent import __version__
 from agent.artifacts import DEFAULT_MAX_BYTES as DEFAULT_CACHE_MAX_BYTES
 from agent.artifacts import ArtifactCache
 from agent.errors import ProtocolError
+from agent.inbox import Inbox
 from agent.job_runner import Interrupted, JobRunner
 from agent.logs import job_context
 from agent.mqtt_client import BrokerSecurity, detach, make_client
-from agent.outbox import RESULT_RETENTION_S, AgentStore, batches
+from agent.outbox import RESULT_RETENTION_S, AgentStore
+from agent.outbox_sender import drop_expired_results, prune_replay_store, publish_pending
 from agent.presence import Presence
 from agent.protocol import (
     BenchmarkJob,
     BenchmarkResult,
     JobState,
-    Refusal,
-    ResultAck,
-    ResultBatch,
     ack_topic,
-    batch_topic,
     decode,
     encode,
     job_topic,
     jobstate_topic,
     parse_broker_url,
-    refusal_topic,
     result_topic,
     status_topic,
 )
-from agent.refusals import RefusalCounter, job_id_of, refusal_kind
-from agent.signing import MAX_CLOCK_SKEW_S, SigningKey, VerifyKey, sign, verify, verify_job
+from agent.signing import SigningKey, VerifyKey, sign
 from agent.worker import failed_result
 
 log = logging.getLogger("edgeprof.agent")
 
 #: A job that was running when the agent died this many times is reported failed, not retried.
 MAX_ATTEMPTS = 2
-#: Refusals reported to the host per minute at most; the rest are only counted (a flood of forged
-#: jobs must not become a flood of answers).
-MAX_REFUSALS_PER_MIN = 30
 #: The retained status is republished this often, so the host's "last seen" means what it says.
 STATUS_INTERVAL_S = 60.0
 #: After a storage error the job runner waits this long before touching the database again.
@@ -91,6 +85,7 @@ class AgentService:
         self.result_retention_s = result_retention_s
         self.store = AgentStore(self.state_dir / "agent.db")
         self.stop_event = threading.Event()
+        self._wake = threading.Event()
         self.runner = JobRunner(
             self.state_dir,
             ArtifactCache(self.state_dir / "artifacts", cache_max_bytes),
@@ -99,9 +94,8 @@ class AgentService:
             target,
         )
         self.presence = Presence(device_id, target, host_key.fingerprint if host_key else "")
-        self.refusals = RefusalCounter(MAX_REFUSALS_PER_MIN)
+        self.inbox = Inbox(device_id, host_key, self.store, self.state_dir, self._publish, self._report, self._wake.set)
         self._current_job = ""
-        self._wake = threading.Event()
         self._connected = threading.Event()
         self._storage_failed_at = 0.0
         self.presence.capabilities()
@@ -119,14 +113,14 @@ class AgentService:
         client.will_set(status_topic(self.device_id), encode(will), qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
+        client.on_message = self.inbox.on_message
         return client
 
     def _publish(self, topic: str, message: Any, retain: bool = False) -> Any:
         return self._client.publish(topic, encode(sign(message, self.device_key)), qos=1, retain=retain)
 
     def _publish_status(self, state: str = "online") -> Any:
-        status = self.presence.status(state, current_job=self._current_job, refused=self.refusals.counts)
+        status = self.presence.status(state, current_job=self._current_job, refused=self.inbox.refusals.counts)
         return self._publish(status_topic(self.device_id), status, retain=True)
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
@@ -145,73 +139,6 @@ class AgentService:
         if not self.stop_event.is_set():
             log.warning("lost the broker (%s); reconnecting, results stay in the outbox", reason_code)
 
-    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        subject = "ack" if msg.topic == ack_topic(self.device_id) else "job"
-        try:
-            if subject == "ack":
-                self._accept_ack(msg.payload)
-            elif msg.topic == job_topic(self.device_id):
-                self._accept_job(msg.payload)
-        except ProtocolError as exc:
-            self._refuse(subject, job_id_of(msg.payload) if subject == "job" else "", str(exc))
-        except sqlite3.Error as exc:  # a full disk: refuse visibly, the job is not queued
-            self._refuse(
-                subject,
-                job_id_of(msg.payload),
-                "storage error on the device (%s): the job was not queued; free space under %s" % (exc, self.state_dir),
-                kind="storage",
-            )
-        except Exception:  # nothing may stop paho's network thread
-            log.exception("could not handle a message on %s", msg.topic)
-
-    def _accept_ack(self, payload: bytes) -> None:
-        ack = decode(ResultAck, payload)
-        if self.host_key is not None:
-            verify(ack, self.host_key, "an acknowledgement")
-            if ack.device_id != self.device_id:
-                raise ProtocolError(
-                    "an acknowledgement for device %r arrived on this device's topic: ignored, results stay "
-                    "in the outbox" % ack.device_id
-                )
-        removed = self.store.ack(ack.result_ids)
-        log.info("host acknowledged %d result(s)", removed)
-
-    def _accept_job(self, payload: bytes) -> None:
-        job = decode(BenchmarkJob, payload)
-        if job.device_id != self.device_id:
-            raise ProtocolError("job %s is addressed to %s, not this device" % (job.job_id, job.device_id))
-        if self.host_key is not None:
-            verify_job(job, self.host_key, time.time(), self.store.job_seen)
-        if not self.store.add_job(job.job_id, bytes(payload), job.expires_at):
-            raise ProtocolError("job %s was already received: replay refused" % job.job_id)
-        log.info(
-            "queued job %s (%s, %s)",
-            job.job_id,
-            job.variant_id,
-            job.runtime,
-            extra={"event": "job_queued", "job_id": job.job_id},
-        )
-        self._report(job, "accepted", "queued on the device")
-        self._wake.set()
-
-    def _refuse(self, subject: str, subject_id: str, reason: str, kind: str = "") -> None:
-        """Count a refusal, log it, and report it to the host (at most MAX_REFUSALS_PER_MIN a minute)."""
-        log.warning(
-            "refused a %s%s: %s",
-            subject,
-            (" " + subject_id) if subject_id else "",
-            reason,
-            extra={"event": "refused_" + subject, "job_id": subject_id if subject == "job" else ""},
-        )
-        if not self.refusals.count(kind or refusal_kind(reason)):
-            return
-        try:
-            self._publish(
-                refusal_topic(self.device_id), Refusal(self.device_id, subject, subject_id, reason, time.time())
-            )
-        except Exception:  # reporting is best effort; the count and the log line stay
-            log.exception("could not report a refusal")
-
     def _report(self, job: BenchmarkJob, state: str, detail: str, attempt: int = 1) -> None:
         """Tell the host where ``job`` is (best effort: the result itself is the durable record)."""
         try:
@@ -223,25 +150,8 @@ class AgentService:
             log.exception("could not report job %s as %s", job.job_id, state)
 
     def _publish_pending(self, base_interval_s: float) -> None:
-        """Send the results due: one alone as it is, a backlog in signed batches (one message and one
-        signature check on the host per batch, so a fleet coming back does not swamp it)."""
-        if not self._connected.is_set():
-            return
-        for group in batches(self.store.pending_results(base_interval_s)):
-            if len(group) == 1:
-                info = self._client.publish(result_topic(self.device_id), group[0][1], qos=1)
-            else:
-                try:
-                    results = [decode(BenchmarkResult, payload) for _, payload in group]
-                except ProtocolError as exc:  # written by another version: send them one by one
-                    log.warning("outbox results do not decode (%s): sent one by one", exc)
-                    for _, payload in group:
-                        self._client.publish(result_topic(self.device_id), payload, qos=1)
-                    continue
-                info = self._publish(batch_topic(self.device_id), ResultBatch(self.device_id, results, time.time()))
-            if info.rc == 0:
-                for result_id, _ in group:
-                    self.store.mark_sent(result_id)
+        if self._connected.is_set():
+            publish_pending(self._client, self.store, self.device_id, self.device_key, base_interval_s)
 
     # jobs ------------------------------------------------------------------------------------------
     def _run_one(self) -> bool:
@@ -341,33 +251,14 @@ class AgentService:
                     self._publish_status("busy" if self._current_job else "online")  # "last seen" stays true
                     last_status = time.monotonic()
                 if time.monotonic() - last_prune >= STATUS_INTERVAL_S:
-                    self._prune_replay_store()
+                    prune_replay_store(self.store)
                     last_prune = time.monotonic()
-                dropped = self.store.drop_expired()
-                if dropped:
-                    log.warning(
-                        "gave up on %d result(s) no host acknowledged within %.0f h of their job's expiry: %s",
-                        len(dropped),
-                        self.result_retention_s / 3600,
-                        ", ".join(dropped),
-                    )
+                drop_expired_results(self.store, self.result_retention_s)
                 self._publish_pending(self.resend_interval_s)
             except sqlite3.Error as exc:
                 log.error("the outbox cannot be read (%s)", exc)
             except Exception:
                 log.exception("resend error")
-
-    def _prune_replay_store(self) -> None:
-        """Forget finished jobs past expiry plus the clock-skew tolerance (a replay is then refused as
-        expired); the store holds only the ids that could still be replayed."""
-        pruned = self.store.prune_jobs(MAX_CLOCK_SKEW_S)
-        if pruned:
-            log.info(
-                "pruned %d finished job(s) past expiry + %.0f s from the replay store",
-                pruned,
-                MAX_CLOCK_SKEW_S,
-                extra={"event": "replay_store_pruned"},
-            )
 
     def _cancel_queued(self) -> int:
         """Answer every job queued before this start with a 'cancelled' failure instead of running it

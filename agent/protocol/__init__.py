@@ -1,7 +1,8 @@
 """The wire protocol between host and agents: the one package both sides import.
 
 It owns everything the two ends must agree on, so that they cannot drift: topics and ids
-(:mod:`.topics`), the messages (:mod:`.messages`), their JSON codec (:mod:`.codec`), artifact kinds
+(:mod:`.topics`), the messages (:mod:`.messages`) and the measurements results carry
+(:mod:`.measurements`), their JSON codec (:mod:`.codec`), artifact kinds
 and manifests (:mod:`.artifacts`), the evaluation-data layout (:mod:`.eval_data`), the worker's job
 spec (:mod:`.worker_spec`) and the tensor type table (:mod:`.dtypes`). It must stay importable on
 Python 3.8 with the standard library alone (numpy is imported inside the eval-data functions).
@@ -15,24 +16,26 @@ from agent.protocol.artifacts import (
     ManifestMember,
 )
 from agent.protocol.codec import decode, encode, from_dict, to_dict
-from agent.protocol.messages import (
-    FINAL_JOB_STATES,
-    JOB_STATES,
+from agent.protocol.measurements import (
     AccuracyReport,
-    AgentStatus,
-    BenchmarkJob,
-    BenchmarkResult,
-    JobState,
     LatencyStats,
     LayerTime,
     Measurement,
     MemoryUse,
     PowerReport,
+    ThroughputAtSLA,
+    Validity,
+)
+from agent.protocol.messages import (
+    FINAL_JOB_STATES,
+    JOB_STATES,
+    AgentStatus,
+    BenchmarkJob,
+    BenchmarkResult,
+    JobState,
     Refusal,
     ResultAck,
     ResultBatch,
-    ThroughputAtSLA,
-    Validity,
 )
 from agent.protocol.topics import (
     BATCH_WILDCARD,

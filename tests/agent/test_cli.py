@@ -9,7 +9,8 @@ import yaml
 from typer.testing import CliRunner
 
 from agent import __version__
-from agent.cli import app, detect_target
+from agent.cli import app
+from agent.cli_doctor import detect_target
 from agent.protocol import PROTOCOL_VERSION
 from targets import SHIPPED_DIR
 

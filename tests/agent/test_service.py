@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from agent.outbox_sender import prune_replay_store
 from agent.protocol import (
     MANIFEST_MEDIA_TYPE,
     ArtifactRef,
@@ -113,14 +114,14 @@ def test_only_acks_signed_by_the_host_and_naming_this_device_delete_results(tmp_
     service.store.add_job("j", b"")
     service.store.finish_job("j", "r1", b"{}")
     unsigned = ResultAck(["r1"], device_id="dev-1")
-    service._on_message(None, None, _Msg(ack_topic("dev-1"), encode(unsigned)))
+    service.inbox.on_message(None, None, _Msg(ack_topic("dev-1"), encode(unsigned)))
     # a compromised device holds only its own key: an ack it signs deletes nothing anywhere
-    service._on_message(None, None, _Msg(ack_topic("dev-1"), encode(sign(unsigned, device))))
+    service.inbox.on_message(None, None, _Msg(ack_topic("dev-1"), encode(sign(unsigned, device))))
     # the host's genuine ack for another device, replayed onto this device's topic
-    service._on_message(None, None, _Msg(ack_topic("dev-1"), encode(sign(ResultAck(["r1"], "dev-2"), host))))
+    service.inbox.on_message(None, None, _Msg(ack_topic("dev-1"), encode(sign(ResultAck(["r1"], "dev-2"), host))))
     assert service.store.outbox_size() == 1, "an ack not meant for this device deleted a result"
     assert [r.subject for r in refusals(sent)] == ["ack", "ack", "ack"]
-    service._on_message(None, None, _Msg(ack_topic("dev-1"), encode(sign(unsigned, host))))
+    service.inbox.on_message(None, None, _Msg(ack_topic("dev-1"), encode(sign(unsigned, host))))
     assert service.store.outbox_size() == 0
 
 
@@ -129,14 +130,14 @@ def test_a_refused_job_is_reported_signed_and_counted(tmp_path, keys) -> None:  
     service, sent = make_service(tmp_path, keys)
     stranger = create_private_key(tmp_path / "stranger.key")
     forged = job_for(stranger, job_id="forged")
-    service._on_message(None, None, _Msg(job_topic("dev-1"), encode(forged)))
-    service._on_message(None, None, _Msg(job_topic("dev-1"), b"\x00not json"))
+    service.inbox.on_message(None, None, _Msg(job_topic("dev-1"), encode(forged)))
+    service.inbox.on_message(None, None, _Msg(job_topic("dev-1"), b"\x00not json"))
     [bad_sig, malformed] = refusals(sent)
     assert bad_sig.subject == "job" and bad_sig.subject_id == "forged" and "bad signature" in bad_sig.reason
     assert host.public.fingerprint in bad_sig.reason, "the refusal does not say which host key the device trusts"
     verify(bad_sig, device.public, "refusal")
     assert malformed.subject_id == "" and "JSON" in malformed.reason
-    assert service.refusals.counts == {"bad_signature": 1, "malformed": 1}
+    assert service.inbox.refusals.counts == {"bad_signature": 1, "malformed": 1}
     assert service.store.queued_jobs() == 0
 
 
@@ -144,7 +145,7 @@ def test_an_accepted_job_is_reported_with_its_state(tmp_path, keys) -> None:  # 
     host, device = keys
     service, sent = make_service(tmp_path, keys)
     job = job_for(host)
-    service._on_message(None, None, _Msg(job_topic("dev-1"), encode(job)))
+    service.inbox.on_message(None, None, _Msg(job_topic("dev-1"), encode(job)))
     [state] = [decode(JobState, p) for t, p in sent if t == jobstate_topic("dev-1")]
     assert (state.job_id, state.state) == (job.job_id, "accepted")
     verify(state, device.public, "job state")
@@ -158,10 +159,10 @@ def test_disk_full_at_job_arrival_refuses_the_job_visibly(tmp_path, keys) -> Non
     pages = service.store._db.execute("PRAGMA page_count").fetchone()[0]
     service.store._db.execute(f"PRAGMA max_page_count={pages}")  # SQLite's own 'database or disk is full'
     job = job_for(host, runtime_options={"pad": "x" * 20000})
-    service._on_message(None, None, _Msg(job_topic("dev-1"), encode(job)))
+    service.inbox.on_message(None, None, _Msg(job_topic("dev-1"), encode(job)))
     [refusal] = refusals(sent)
     assert refusal.subject_id == job.job_id and "disk is full" in refusal.reason and "not queued" in refusal.reason
-    assert service.refusals.counts == {"storage": 1}
+    assert service.inbox.refusals.counts == {"storage": 1}
 
 
 def test_disk_full_when_a_failed_result_is_stored_reports_once_instead_of_looping(tmp_path, keys) -> None:  # type: ignore[no-untyped-def]
@@ -286,15 +287,15 @@ def test_the_replay_store_is_pruned_past_expiry_plus_the_skew_and_a_late_replay_
     job = job_for(host, expires_at=time.time() + 1.0)
     live = job_for(host, job_id="live")
     for j in (job, live):
-        service._on_message(None, None, _Msg(job_topic("dev-1"), encode(j)))
+        service.inbox.on_message(None, None, _Msg(job_topic("dev-1"), encode(j)))
     service.store.next_job()
     service.store.finish_job(job.job_id, "r1", b"{}")  # finished; "live" is still queued
     time.sleep(1.1)  # now expired, but by less than the tolerance
-    service._prune_replay_store()
+    prune_replay_store(service.store)
     assert service.store.known_jobs() == 2
     assert service.store.prune_jobs(MAX_CLOCK_SKEW_S, now=job.expires_at + MAX_CLOCK_SKEW_S + 1) == 1
     assert service.store.known_jobs() == 1 and service.store.job_seen("live")  # unfinished jobs stay
-    service._on_message(None, None, _Msg(job_topic("dev-1"), encode(job)))  # replayed after pruning
+    service.inbox.on_message(None, None, _Msg(job_topic("dev-1"), encode(job)))  # replayed after pruning
     [late] = refusals(sent)
     assert late.subject_id == job.job_id and "expired" in late.reason and "300 s" in late.reason
     assert service.store.queued_jobs() == 1  # only "live"
