@@ -135,17 +135,19 @@ def main() -> int:
         verdict = "FAIL: different builds, and neither says they are tied"
     repeats = sorted({r["repeats"] for d in (first, second) for r in d["variants"]})
     loads = load.values or [os.getloadavg()[0]]
+    niceness = os.nice(0)
     lines = [
         "# Demo repeatability (issue 8: two demos in a row recommend the same build or say they are tied)",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} at commit {head.stdout.strip()}"
         + (" (with uncommitted changes)" if dirty else "")
-        + " by `nice -n 19 .venv/bin/python scripts/bench/demo_repeatability.py`"
+        + f" by `{'nice -n %d ' % niceness if niceness else ''}.venv/bin/python scripts/bench/demo_repeatability.py`"
         + (f" --repeats {args.repeats}" if args.repeats else "")
         + ".",
-        f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; shared with other work: 1-minute "
-        f"load average {min(loads):.1f}–{max(loads):.1f} (mean {sum(loads) / len(loads):.1f}) while the two runs "
-        "went, sampled every 5 s. The runs were niced (19), so the neighbours came first.",
+        f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load average "
+        f"{min(loads):.1f}–{max(loads):.1f} (mean {sum(loads) / len(loads):.1f}) while the two runs went, sampled "
+        "every 5 s (the demo itself keeps about 2 busy)"
+        + (f"; the runs were niced ({niceness}), so other work came first." if niceness else "; not niced."),
         f"Windows per record: {', '.join(map(str, repeats))} (`--repeats`).",
         "",
         "| run | wall time (s) | recommended |",
