@@ -141,7 +141,9 @@ def main() -> int:
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} at commit {head.stdout.strip()}"
         + (" (with uncommitted changes)" if dirty else "")
-        + f" by `{'nice -n %d ' % niceness if niceness else ''}.venv/bin/python scripts/bench/demo_repeatability.py`"
+        + " by `"
+        + (f"nice -n {niceness} " if niceness else "")
+        + ".venv/bin/python scripts/bench/demo_repeatability.py`"
         + (f" --repeats {args.repeats}" if args.repeats else "")
         + ".",
         f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load average "
