@@ -274,10 +274,17 @@ def record_power(record: Record, profile: TargetProfile | None) -> tuple[Sourced
         idle = SourcedFigure(
             "idle_power", float(power.idle_w), "W", f"measured before the job: {power.source}", power.estimated
         )
+    kind = "estimate" if power is not None and power.estimated else "measured"
+    if power is not None and not is_number(power.avg_w) and is_number(power.above_idle_w) and power.idle_w is None:
+        if profile is not None and profile.idle_power is not None:  # the gross figure the agent could not know
+            provenance = (
+                f"{kind}: {power.source}, average over the window above idle, plus the idle "
+                f"{format_number(idle.value)} W ({idle.provenance})"
+            )
+            return SourcedFigure("active_power", float(power.above_idle_w) + idle.value, "W", provenance, True), idle
     if power is None or not is_number(power.avg_w):
         active = profile_active_w(profile)
         return None if active is None else (active, idle)
-    kind = "estimate" if power.estimated else "measured"
     active_value, provenance = float(power.avg_w), f"{kind}: {power.source}, average over the window"
     if ABOVE_IDLE_MARK in (power.method or "") and power.idle_w is None:
         active_value += idle.value

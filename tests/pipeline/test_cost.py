@@ -119,6 +119,19 @@ def test_power_above_idle_gets_the_idle_power_added():
     assert active.estimated and "plus the idle 3 W" in active.provenance
 
 
+def test_an_estimate_known_above_idle_only_gets_the_profiles_idle_power_added():
+    # the agent's CPU-load estimate with no idle figure: no gross power, only the part above idle
+    r = record("int8", tput=100.0, ipj=10.0)
+    power = dataclasses.replace(r.power, avg_w=None, energy_j=None, above_idle_w=7.0, idle_w=None)
+    r = dataclasses.replace(r, target="raspberry-pi-5", power=power)
+    cost = record_cost(r, PROFILES["raspberry-pi-5"], CostOptions())
+    active = {i.name: i for i in cost.inputs}["active_power"]
+    assert active.value == pytest.approx(7.0 + 3.0) and active.estimated
+    assert "above idle, plus the idle 3 W" in active.provenance and "raspberry-pi-5" in active.provenance
+    with pytest.raises(CostUnavailable, match="no power figure"):  # no profile idle figure: no made-up gross power
+        record_cost(dataclasses.replace(r, target=""), None, CostOptions())
+
+
 def test_without_a_power_reading_the_profile_limit_stands_in_as_an_upper_bound():
     r = on("jetson-orin-nano-8gb", tput=500.0, avg_w=None)
     cost = record_cost(r, PROFILES["jetson-orin-nano-8gb"], CostOptions())
