@@ -27,6 +27,15 @@ REPO = Path(__file__).resolve().parents[2]
 LIMIT_S = 300.0
 
 
+ISSUE2_OBJECTIVES = ("ipj", "loss", "p99")
+
+
+def front_of(out: Path) -> list[str]:
+    """The ids on the Pareto front (rank 0) of the results.json in ``out``."""
+    doc = json.loads((out / "results.json").read_text())
+    return [r["id"] for r in doc["variants"] if r["pareto_rank"] == 0]
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -58,12 +67,20 @@ def main() -> int:
         if again.returncode != 0:
             print(again.stderr[-3000:], file=sys.stderr)
             return 1
-        doc = json.loads((clone / "bench-out" / "results.json").read_text())
-        front = [r["id"] for r in doc["variants"] if r["pareto_rank"] == 0]
+        front = front_of(clone / "bench-out")
+        # issue 2's front was over inf/J, accuracy loss and p99; the default objectives are issue 9's
+        shutil.copytree(clone / "bench-out", clone / "bench-out-issue2")
+        subprocess.run(
+            [".venv/bin/edgeprof", "report", "bench-out-issue2", "--objectives", ",".join(ISSUE2_OBJECTIVES)],
+            cwd=clone,
+            capture_output=True,
+            check=True,
+        )
+        front2 = front_of(clone / "bench-out-issue2")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    # issue 2's bar: under 5 minutes, and a front of at least 2 builds measured by the agent
-    verdict = "PASS" if total < LIMIT_S and len(front) >= 2 else "FAIL"
+    # issue 2's bar: under 5 minutes, and a front of at least 2 builds measured by the agent (its objectives)
+    verdict = "PASS" if total < LIMIT_S and len(front2) >= 2 else "FAIL"
     lines = [
         "# Demo wall time (issue 2: under 5 minutes on 2 cores, from a fresh clone)",
         "",
@@ -77,10 +94,15 @@ def main() -> int:
         f"| second run: the demo alone | {demo_only:.1f} |",
         f"| limit | {LIMIT_S:.0f} |",
         "",
-        f"Result: **{verdict}** (needs under {LIMIT_S:.0f} s and a front of at least 2). "
-        f"The first run's front had {len(front)} records measured by the agent over MQTT: "
+        f"Result: **{verdict}** (needs under {LIMIT_S:.0f} s and a front of at least 2 on issue 2's objectives). "
+        f"Ranked on issue 2's objectives ({', '.join(ISSUE2_OBJECTIVES)}; `edgeprof report --objectives`), the "
+        f"first run's front had {len(front2)} records measured by the agent over MQTT: "
+        + ", ".join(f"`{f}`" for f in front2)
+        + f". On the default objectives (issue 9's: inferences per joule, throughput at the p99 target, accuracy "
+        f"loss, cost per million inferences) it had {len(front)}: "
         + ", ".join(f"`{f}`" for f in front)
-        + ".",
+        + " (one build can lead on all four at once; repeats make a build dominate only where its interval is "
+        "clear of the other's).",
         "",
     ]
     out = REPO / "scripts" / "bench" / "demo_wall_time.md"
