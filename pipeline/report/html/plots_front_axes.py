@@ -40,19 +40,6 @@ class AxisFigure:
         }
 
 
-#: Not a ranking objective, but what a CPU-load estimate without an idle figure still gives.
-IPJ_ABOVE_IDLE = Objective(
-    name="inferences_per_joule_above_idle",
-    sense="max",
-    label="inferences per joule above idle",
-    unit="inf/J",
-    phrase="most inferences per joule above idle",
-    value=lambda r: r.inferences_per_joule_above_idle,
-    from_power=True,
-    kind=lambda r: "estimated" if r.power_estimated else "measured",
-)
-
-
 def axis_figures(summary: RunSummary) -> list[AxisFigure]:
     """Every figure the front scatter can plot that at least one record has, one per underlying
     figure: the ranking's objectives first, then the rest of :data:`OBJECTIVES`."""
@@ -61,7 +48,7 @@ def axis_figures(summary: RunSummary) -> list[AxisFigure]:
     budget = summary.constraints.max_accuracy_loss
     out: list[AxisFigure] = []
     seen: set[str] = set()
-    extra = [o for o in (*OBJECTIVES.values(), IPJ_ABOVE_IDLE) if o not in summary.ranking.objectives]
+    extra = [o for o in OBJECTIVES.values() if o not in summary.ranking.objectives]
     ordered = list(summary.ranking.objectives) + extra
     for objective in ordered:
         key = objective.name
