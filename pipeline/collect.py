@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from agent.protocol import BenchmarkJob, BenchmarkResult
 from pipeline.dispatch.base import Dispatcher
-from pipeline.live_progress import LiveProgress
+from pipeline.live_progress import LiveProgress, PlainProgressLog
 from pipeline.progress import progress_bar
 
 #: Seconds the host waits past a job's own deadline before it calls the job timed out (the result
@@ -83,6 +83,7 @@ def collect(
     online = dict.fromkeys({j.device_id for j in jobs}, True)
     total = len(jobs)
     live = LiveProgress(jobs)
+    plain = None if console.is_terminal else PlainProgressLog()  # rich draws the bar on a terminal only
     with progress_bar(console) as progress:
         task = progress.add_task("measuring on device(s)", total=total)
         out = progress.console
@@ -124,6 +125,9 @@ def collect(
                     progress.update(task, total=total)
                 progress.advance(task)
             progress.update(task, description=escape(_description(live)))
+            if plain is not None and (line := plain.due(live.line())) is not None:
+                done = next(int(t.completed) for t in progress.tasks if t.id == task)
+                out.print(f"  [{done}/{total} jobs] {escape(line)}")
             result = dispatcher.receive(timeout_s=0.5)
             if result is None:
                 continue

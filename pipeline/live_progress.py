@@ -106,6 +106,28 @@ class LiveProgress:
         return "; ".join(parts)
 
 
+class PlainProgressLog:
+    """What a console that is not a terminal (a pipe, a log file, CI) gets in place of the live bar,
+    which rich draws only on a terminal: the bar's line, printed when it has changed and at least
+    ``every_s`` seconds after the last one, so a log shows motion without a line per phase."""
+
+    def __init__(self, every_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s = every_s
+        self.clock = clock
+        self._last_at: float | None = None
+        self._last_line = ""
+
+    def due(self, line: str) -> str | None:
+        """The line to print now, or None (unchanged, empty, or too soon after the last)."""
+        now = self.clock()
+        if not line or line == self._last_line:
+            return None
+        if self._last_at is not None and now - self._last_at < self.every_s:
+            return None
+        self._last_at, self._last_line = now, line
+        return line
+
+
 def duration_text(seconds: float) -> str:
     """``45 s``, ``3 min 05 s``."""
     s = max(0, round(seconds))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from agent.protocol import MANIFEST_MEDIA_TYPE, ArtifactRef, BenchmarkJob
-from pipeline.live_progress import LiveProgress, duration_text, planned_job_s
+from pipeline.live_progress import LiveProgress, PlainProgressLog, duration_text, planned_job_s
 
 
 def job(n: int, device: str = "dev") -> BenchmarkJob:
@@ -44,3 +44,16 @@ def test_the_slowest_device_sets_the_eta_and_durations_read_well() -> None:
     live = LiveProgress([job(1, "a"), job(2, "b"), job(3, "b")], clock=lambda: 0.0)
     assert live.eta() == (10.0, "planned windows")
     assert duration_text(45.4) == "45 s" and duration_text(185) == "3 min 05 s"
+
+
+def test_a_console_that_is_not_a_terminal_gets_changed_lines_at_most_every_few_seconds() -> None:
+    now = [0.0]
+    log = PlainProgressLog(every_s=10.0, clock=lambda: now[0])
+    assert log.due("") is None  # nothing to say yet
+    assert log.due("v1@dev: starting; ETA 10 s (planned windows)") == "v1@dev: starting; ETA 10 s (planned windows)"
+    now[0] = 3.0
+    assert log.due("v1@dev: warm-up at batch 1; ETA 7 s (planned windows)") is None  # too soon
+    now[0] = 12.0
+    assert log.due("v1@dev: warm-up at batch 1; ETA 7 s (planned windows)") is not None
+    now[0] = 30.0
+    assert log.due("v1@dev: warm-up at batch 1; ETA 7 s (planned windows)") is None  # unchanged

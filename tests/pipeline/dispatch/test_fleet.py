@@ -110,6 +110,7 @@ def test_a_timed_out_job_is_retried_on_another_device_of_its_profile(fleet) -> N
     states = {j.job_id: (j.state, j.retry_of) for j in db.jobs("run")}
     assert states == {"j1": ("timed_out", ""), "j2": ("done", "j1")}
     assert "retrying on dev-2" in out.getvalue()
+    assert "[0/1 jobs] ETA " in out.getvalue()  # not a terminal: the bar's line is printed as text
 
 
 def test_a_refused_job_ends_at_once_with_the_devices_reason(fleet) -> None:  # type: ignore[no-untyped-def]
