@@ -107,13 +107,40 @@ def spread_of(name: str) -> Callable[[Record], tuple[float, float] | None]:
 
 
 def _cost_span(record: Record) -> tuple[float, float] | None:
-    """Cost per million over the repeats: the record's cost scaled by its throughput interval (cost per
-    inference goes as 1/throughput at the representative window's power)."""
-    span = spread_of("throughput_ips")(record)
-    cost = record.cost.usd_per_million_full_load if record.cost is not None else None
-    if span is None or cost is None or span[0] <= 0:
+    """Cost per million over the repeats, from both figures it rests on: cost per inference goes as
+    1/throughput, and its energy share as the power drawn. The record's cost was computed at the
+    representative window's throughput and power; the interval puts the throughput interval's ends
+    and the power interval's ends (the same power field the cost used, gross or above idle) in their
+    place: the dearest case is the lowest throughput at the highest power, the cheapest the reverse.
+    Without a power interval (one power reading, a profile's figure) the power is held as it was."""
+    tput_span = spread_of("throughput_ips")(record)
+    cost = record.cost
+    if tput_span is None or cost is None or tput_span[0] <= 0 or record.throughput_ips <= 0:
         return None
-    return (cost * record.throughput_ips / span[1], cost * record.throughput_ips / span[0])
+    energy_low = energy_high = cost.energy_usd_per_hour_full_load
+    watts = _power_shift(record)
+    active = next((f.value for f in cost.inputs if f.name == "active_power"), None)
+    if watts is not None and active:
+        energy_low = cost.energy_usd_per_hour_full_load * max(0.0, active + watts[0]) / active
+        energy_high = cost.energy_usd_per_hour_full_load * (active + watts[1]) / active
+    per_million = 1e6 / 3600.0
+    return (
+        (cost.hardware_usd_per_hour + energy_low) / tput_span[1] * per_million,
+        (cost.hardware_usd_per_hour + energy_high) / tput_span[0] * per_million,
+    )
+
+
+def _power_shift(record: Record) -> tuple[float, float] | None:
+    """How far (W) the power interval's ends lie from the representative window's power, in the field
+    the cost read (gross ``avg_w``, else ``above_idle_w``); None without a power interval."""
+    power = record.power
+    if power is None:
+        return None
+    for name, value in (("power_avg_w", power.avg_w), ("power_above_idle_w", power.above_idle_w)):
+        if value is not None:
+            span = spread_of(name)(record)
+            return (span[0] - value, span[1] - value) if span is not None else None
+    return None
 
 
 THROUGHPUT = Objective(

@@ -222,7 +222,19 @@ _FIGURES = {
     "energy_above_idle_j_per_inference": lambda m: m.energy_above_idle_j_per_inference,
     "latency_p50_ms": lambda m: m.latency_ms.p50,
     "latency_p99_ms": lambda m: m.latency_ms.p99,
+    # the window's power, gross and above idle: what a cost interval needs beside the throughput's
+    "power_avg_w": lambda m: m.power.avg_w if m.power is not None else None,
+    "power_above_idle_w": lambda m: m.power.above_idle_w if m.power is not None else None,
 }
+
+#: The figures a record carries as its own fields (the rest have a spread only).
+_MEDIAN_FIELDS = (
+    "throughput_ips",
+    "inferences_per_joule",
+    "inferences_per_joule_above_idle",
+    "energy_j_per_inference",
+    "energy_above_idle_j_per_inference",
+)
 
 Window = tuple[BenchmarkResult, Measurement]
 
@@ -257,7 +269,7 @@ def _representative(
     valid = [w for w in windows if w[1].valid]
     pool = valid or list(windows)
     r, m = pool[-1]
-    one: dict[str, Any] = {name: _finite(read(m)) for name, read in _FIGURES.items() if not name.startswith("lat")}
+    one: dict[str, Any] = {name: _finite(read(m)) for name, read in _FIGURES.items() if name in _MEDIAN_FIELDS}
     one.update(latency_ms=m.latency_ms, valid=m.valid)
     if len(windows) == 1:
         return r, m, None, one, []

@@ -171,3 +171,30 @@ def test_a_monitor_summary_gives_the_utilisation(tmp_path):
         load_utilisation_summary(path)
     with pytest.raises(ValueError, match="cannot read the monitor summary"):
         load_utilisation_summary(tmp_path / "absent.json")
+
+
+def _spread(**figures: tuple[float, float]):
+    """A two-window spread with ``figures``' (low, high) as each figure's interval."""
+    from pipeline.repeats import Spread, figure_spread
+
+    return Spread(n=2, windows=2, figures={name: figure_spread(list(span)) for name, span in figures.items()})
+
+
+def test_the_cost_interval_over_repeats_moves_with_power_as_well_as_throughput():
+    from pipeline.objectives import COST_PER_MILLION
+
+    # two windows: 450 and 550 inf/s, 9 W and 11 W; the representative window drew 10 W at the median 500
+    r = on("jetson-orin-nano-8gb", tput=500.0, avg_w=10.0, idle_w=3.5)
+    r = dataclasses.replace(r, spread=_spread(throughput_ips=(450.0, 550.0), power_avg_w=(9.0, 11.0)))
+    cost = record_cost(r, PROFILES["jetson-orin-nano-8gb"], CostOptions(electricity_usd_per_kwh=0.20))
+    r = dataclasses.replace(r, cost=cost)
+    hardware = 249 / (36 * 730)
+    low, high = COST_PER_MILLION.interval(r)
+    assert low == pytest.approx((hardware + 9 / 1000 * 0.20) / (550 * 3600) * 1e6)  # fastest and frugal
+    assert high == pytest.approx((hardware + 11 / 1000 * 0.20) / (450 * 3600) * 1e6)  # slowest and hungry
+    assert low < cost.usd_per_million_full_load < high
+    # one power reading only (no power interval): the power is held, the throughput still moves it
+    held = dataclasses.replace(r, spread=_spread(throughput_ips=(450.0, 550.0)))
+    assert COST_PER_MILLION.interval(held) == pytest.approx(
+        ((hardware + 10 / 1000 * 0.20) / (550 * 3600) * 1e6, (hardware + 10 / 1000 * 0.20) / (450 * 3600) * 1e6)
+    )
