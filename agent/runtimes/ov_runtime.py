@@ -25,7 +25,7 @@ from agent.errors import InferenceError, RuntimeLoadError
 from agent.protocol import LayerTime
 from agent.runtimes.base import InputSpec, LocalArtifact, Runtime
 from agent.runtimes.ort_runtime import usable_cpus
-from agent.runtimes.ov_measure import BoundRequests, async_window, perf_counter_profile
+from agent.runtimes.ov_measure import BoundRequests, SyncInfer, async_window, perf_counter_profile
 from agent.runtimes.ov_settings import VIRTUAL_DEVICES, base_device, read_settings
 
 INSTALL_HINT = "pip install 'edgeprof[agent-openvino]' (openvino==2022.3.2 for MYRIAD on Python 3.8)"
@@ -106,6 +106,7 @@ class OVRuntime(Runtime):
         self._compiled: Any = None
         self._request: Any = None
         self._bound: Any = None
+        self._sync = SyncInfer()
         self._inputs: List[InputSpec] = []
         self._settings: Dict[str, Any] = {}
 
@@ -163,13 +164,13 @@ class OVRuntime(Runtime):
         bound = self._bound.request_for(feeds)
         request = self._request if bound is None else bound[0]
         try:
-            # start + wait, then copy each output tensor: the same work as request.infer(), without
-            # building its result dictionary, which costs a small model a third of its throughput;
-            # feeds seen before run on a request whose inputs are already set (ov_measure.BoundRequests)
+            # feeds seen before run on a request whose inputs are already set (ov_measure.BoundRequests),
+            # synchronously in this thread (ov_measure.SyncInfer); others: start + wait, then copy each
+            # output tensor: request.infer()'s work without its result dictionary, which costs a small
+            # model a third of its throughput
             if bound is not None and bound[1]:
-                request.start_async()
-            else:
-                request.start_async(feeds, **self._share)
+                return self._sync(request)
+            request.start_async(feeds, **self._share)
             request.wait()
             return [np.array(request.get_output_tensor(i).data) for i in range(len(self._outputs))]
         except Exception as exc:
