@@ -21,6 +21,7 @@ import argparse
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -45,6 +46,7 @@ MNIST = REPO.parent / "shared" / "eval" / "mnist-cnn" / "mnist-cnn.onnx"
 BENCHMARK_APP = Path(sys.executable).with_name("benchmark_app")
 AGREEMENT = 0.03  # the agent within 3% of the reference tool
 OVERHEAD = 0.01  # and under 1% slower than a bare loop
+FOREIGN_LIMIT = 0.05  # CPU seconds per second that other processes may take during a pair
 WARMUP_S = 0.5
 ORT_OPTIONS = {"intra_op_num_threads": len(os.sched_getaffinity(0)), "inter_op_num_threads": 1}
 
@@ -101,7 +103,9 @@ def bare_loop(infer: Callable, feeds: list[dict[str, np.ndarray]], batch: int, s
     return n * batch / (perf() - start)
 
 
-def benchmark_app(ir: Path, shape: str, seconds: float, hint: str, nireq: int) -> float:
+def benchmark_app(ir: Path, shape: str, seconds: float, hint: str, nireq: int, streams: int, threads: int) -> float:
+    """benchmark_app with the hint; the streams and threads its compiled model reports must be the ones the
+    agent's reported (benchmark_app refuses -nstreams/-nthreads beside -hint, so they are checked, not set)."""
     api = "sync" if hint == "latency" else "async"
     cmd = [str(BENCHMARK_APP), "-m", str(ir), "-d", "CPU", "-hint", hint, "-t", str(round(seconds)), "-api", api]
     cmd += ["-data_shape", shape, "-inference_only", "true", "-nireq", str(nireq)]
@@ -109,6 +113,9 @@ def benchmark_app(ir: Path, shape: str, seconds: float, hint: str, nireq: int) -
     found = re.search(r"Throughput:\s+([0-9.]+) FPS", proc.stdout)
     if proc.returncode != 0 or not found:
         raise RuntimeError(f"benchmark_app failed: {(proc.stdout + proc.stderr)[-800:]}")
+    ran = {k: int(v) for k, v in re.findall(r"\b(NUM_STREAMS|INFERENCE_NUM_THREADS): (\d+)", proc.stdout)}
+    if ran != {"NUM_STREAMS": int(streams), "INFERENCE_NUM_THREADS": int(threads)}:
+        raise RuntimeError(f"benchmark_app ran {ran}, the agent {streams} stream(s) and {threads} thread(s)")
     return float(found.group(1))
 
 
@@ -120,17 +127,50 @@ def to_ir(model: Path, folder: Path) -> Path:
     return xml
 
 
-def configurations(path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, shape, s):  # type: ignore[no-untyped-def]
-    """(name, function, arguments) of every configuration measured for one model and batch size."""
+def comparisons(path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, shape, s):  # type: ignore[no-untyped-def]
+    """(name, (agent run), (reference run)) of every comparison for one model and batch size; a run is
+    (configuration name, function, arguments)."""
+    lat, tput = ov_lat.settings(), ov_tput.settings()
+    ort_agent = ("ort agent", agent_window, (ort_rt, feeds, batch, s))
+    plain = ("ort plain loop", plain_ort_loop, (path, ORT_OPTIONS, feeds, batch, s))
+    bapp_lat = (ir, shape, s, "latency", 1, lat["num_streams"], lat["inference_num_threads"])
+    bapp_tput = (ir, shape, s, "throughput", nireq, tput["num_streams"], tput["inference_num_threads"])
     return [
-        ("ort agent", agent_window, (ort_rt, feeds, batch, s)),
-        ("ort plain loop", plain_ort_loop, (path, ORT_OPTIONS, feeds, batch, s)),
-        ("ort bare loop", bare_loop, (ort_rt.infer, feeds, batch, s)),
-        ("ov agent latency", agent_window, (ov_lat, feeds, batch, s)),
-        ("benchmark_app latency", benchmark_app, (ir, shape, s, "latency", 1)),
-        ("ov agent throughput", agent_window, (ov_tput, feeds, batch, s, nireq)),
-        ("benchmark_app throughput", benchmark_app, (ir, shape, s, "throughput", nireq)),
+        ("ort agent / ort plain loop", ort_agent, plain),
+        ("ort agent / ort bare loop", ort_agent, ("ort bare loop", bare_loop, (ort_rt.infer, feeds, batch, s))),
+        (
+            "ov agent latency / benchmark_app latency",
+            ("ov agent latency", agent_window, (ov_lat, feeds, batch, s)),
+            ("benchmark_app latency", benchmark_app, bapp_lat),
+        ),
+        (
+            "ov agent throughput / benchmark_app throughput",
+            ("ov agent throughput", agent_window, (ov_tput, feeds, batch, s, nireq)),
+            ("benchmark_app throughput", benchmark_app, bapp_tput),
+        ),
     ]
+
+
+class ForeignLoad:
+    """CPU time that neither this process nor its children (benchmark_app) used while a run went on:
+    another process on the machine. A pair with more than :data:`FOREIGN_LIMIT` of one CPU of it is
+    run again (up to ``--retries`` times), since one figure of the pair was measured on a shared CPU."""
+
+    def __init__(self) -> None:
+        self.start = self._read()
+
+    @staticmethod
+    def _read() -> tuple[float, float, float]:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        busy = (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+        own = sum(sum(resource.getrusage(who)[:2]) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        return busy, own, time.monotonic()
+
+    def fraction(self) -> float:
+        """Foreign CPU seconds per second of wall time since this was made."""
+        busy, own, now = self._read()
+        return max(0.0, (busy - self.start[0]) - (own - self.start[1])) / max(now - self.start[2], 1e-9)
 
 
 def wait_quiet(limit_s: float) -> float:
@@ -150,6 +190,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=2, help="window length (whole seconds: benchmark_app -t)")
+    parser.add_argument("--retries", type=int, default=3, help="runs of a pair again when another process took CPU")
     parser.add_argument("--wait-quiet", type=float, default=0.0, help="wait up to this long for load < 1")
     parser.add_argument("--out", type=Path, default=REPO / "scripts" / "bench" / "agent_agreement.md")
     args = parser.parse_args()
@@ -182,21 +223,22 @@ def main() -> int:
             shape = "[" + ",".join(str(d) for d in next(iter(feeds[0].values())).shape) + "]"
             setups.append((label, path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, shape))
 
+    retried = 0
     for r in range(args.rounds):
         for label, path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, shape in setups:
-            runs = configurations(path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, shape, args.seconds)
-            order = runs if r % 2 == 0 else runs[::-1]  # A, B, ... then ..., B, A: no position bias
-            got = {}
-            for name, run, run_args in order:
-                got[name] = run(*run_args)
-                keep(label, batch, name, got[name])
-            for agent, reference in (
-                ("ort agent", "ort plain loop"),
-                ("ort agent", "ort bare loop"),
-                ("ov agent latency", "benchmark_app latency"),
-                ("ov agent throughput", "benchmark_app throughput"),
+            for name, agent, reference in comparisons(
+                path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, shape, args.seconds
             ):
-                ratios.setdefault((label, batch, f"{agent} / {reference}"), []).append(got[agent] / got[reference])
+                pair = [agent, reference] if r % 2 == 0 else [reference, agent]  # A, B then B, A: no position bias
+                for attempt in range(args.retries + 1):
+                    load = ForeignLoad()
+                    got = {config: run(*run_args) for config, run, run_args in pair}
+                    if load.fraction() <= FOREIGN_LIMIT or attempt == args.retries:
+                        break
+                    retried += 1
+                for config, value in got.items():
+                    keep(label, batch, config, value)
+                ratios.setdefault((label, batch, name), []).append(got[agent[0]] / got[reference[0]])
         print(f"round {r + 1}/{args.rounds} done", flush=True)
 
     load_after = os.getloadavg()[0]
@@ -214,13 +256,18 @@ def main() -> int:
             else "."
         ),
         "",
-        f"Each round runs every configuration once, in alternating order (A, B, … then …, B, A); a window is "
+        "Each round runs every comparison as an adjacent pair, agent then reference, and the other way round "
+        "in the next round (A, B then B, A); a pair during which other processes took more than "
+        f"{FOREIGN_LIMIT:.0%} of a CPU (whole-machine /proc/stat busy time less this process's and its "
+        f"children's CPU time) is run again, up to {args.retries} times: {retried} pair(s) were. A window is "
         f"{args.seconds:g} s after {WARMUP_S:g} s of warm-up (the agent's window may extend toward 1000 queries). "
         f"ONNX Runtime: {threads} intra-op threads, 1 inter-op, in both the agent and the plain loop. OpenVINO: "
         "the same FP32 IR; LATENCY hint with 1 synchronous request, THROUGHPUT hint with the compiled model's "
         "optimal number of requests in flight (AsyncInferQueue in the agent, `-api async -nireq` in benchmark_app); "
-        "benchmark_app with `-inference_only true` and `-data_shape` (the model keeps its dynamic batch axis, as "
-        "in the agent).",
+        "benchmark_app's compiled model reported the same streams and threads as the agent's (checked per run), "
+        "`-inference_only true` and `-data_shape` (the model keeps its dynamic batch axis, as in the agent). "
+        "benchmark_app runs one inference before its timed loop and no warm-up: a cold start the agent's "
+        f"{WARMUP_S:g} s warm-up does not have.",
         "",
         "## Ratios (agent / reference, per round)",
         "",
