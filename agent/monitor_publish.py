@@ -101,6 +101,14 @@ class MonitorPublisher:
     def publish(self, summary: Dict[str, Any]) -> MonitorSummary:
         """Publish ``summary`` retained at QoS 1 and wait for the PUBACK; PublishError if it does not come."""
         message = monitor_message(summary, self.device_id, self.key)
+        problem = self._send(encode(message))
+        if problem is not None:
+            raise problem
+        return message
+
+    def _send(self, payload: bytes) -> Optional[PublishError]:
+        """Connect, publish, wait for the PUBACK, disconnect; the error, returned rather than raised, so
+        that no traceback keeps this frame and its client (with paho's socket pair) alive."""
         where = self.where
         deadline = time.monotonic() + self.timeout_s
         state = threading.Condition()
@@ -127,10 +135,10 @@ class MonitorPublisher:
                 acked.add(mid)
                 state.notify_all()
 
-        def wait(predicate: Any) -> bool:
+        def wait(predicate: Any, extra_s: float = 0.0) -> bool:
             with state:
                 while not predicate():
-                    left = deadline - time.monotonic()
+                    left = deadline + extra_s - time.monotonic()
                     if left <= 0:
                         return False
                     state.wait(left)
@@ -142,38 +150,41 @@ class MonitorPublisher:
         try:
             client.connect(self.broker["host"], self.broker["port"], keepalive=30)
         except (OSError, ValueError) as exc:
+            client.on_publish = None
             detach(client)
-            raise PublishError(
+            return PublishError(
                 "cannot reach the MQTT broker at %s: %s (start the broker, or check --broker and its TLS options)"
                 % (where, getattr(exc, "strerror", None) or exc)
-            ) from None
+            )
         client.loop_start()
-        try:
-            if not wait(lambda: connected or refused):
-                raise PublishError(
-                    "the MQTT broker at %s did not answer the connection within %.0f s%s (check that --broker "
-                    "names an MQTT listener, mqtts:// for a TLS one; --publish-timeout waits longer)"
-                    % (where, self.timeout_s, _lost(lost))
-                )
-            if refused:
-                raise PublishError(
-                    "the MQTT broker at %s refused the connection: %s (check --broker-credentials or "
-                    "$EDGEPROF_MQTT_USERNAME/$EDGEPROF_MQTT_PASSWORD, and the TLS options)" % (where, refused[0])
-                )
-            info = client.publish(self.topic, encode(message), qos=1, retain=True)
+        problem = None
+        if not wait(lambda: connected or refused):
+            problem = PublishError(
+                "the MQTT broker at %s did not answer the connection within %.0f s%s (check that --broker "
+                "names an MQTT listener, mqtts:// for a TLS one; --publish-timeout waits longer)"
+                % (where, self.timeout_s, _lost(lost))
+            )
+        elif refused:
+            problem = PublishError(
+                "the MQTT broker at %s refused the connection: %s (check --broker-credentials or "
+                "$EDGEPROF_MQTT_USERNAME/$EDGEPROF_MQTT_PASSWORD, and the TLS options)" % (where, refused[0])
+            )
+        else:
+            info = client.publish(self.topic, payload, qos=1, retain=True)
             if info.rc != 0:
-                raise PublishError("the MQTT client could not send the summary to %s (rc %s)" % (where, info.rc))
-            if not wait(lambda: info.mid in acked):
-                raise PublishError(
+                problem = PublishError("the MQTT client could not send the summary to %s (rc %s)" % (where, info.rc))
+            elif not wait(lambda: info.mid in acked):
+                problem = PublishError(
                     "the MQTT broker at %s did not acknowledge the summary on %s within %.0f s%s (--publish-timeout "
                     "waits longer)" % (where, self.topic, self.timeout_s, _lost(lost))
                 )
-        finally:
-            client.disconnect()
-            client.loop_stop()
-            client.on_publish = None
-            detach(client)
-        return message
+        seen = len(lost)
+        client.disconnect()
+        wait(lambda: len(lost) > seen or not connected, extra_s=5.0)  # the socket closed before the loop stops
+        client.loop_stop()
+        client.on_publish = None
+        detach(client)
+        return problem
 
 
 def _lost(disconnects: List[str]) -> str:

@@ -39,9 +39,15 @@ def verified_summary(payload: bytes, device_id: str, key: VerifyKey | None, now:
         if message.device_id != device_id:
             raise ProtocolError(f"{what} names device {message.device_id!r}")
         check_clock(message.ts, now, what)
-        utilisation_from_summary(message.summary, what)
-    except (ProtocolError, ValueError) as exc:
+    except ProtocolError as exc:
         raise PipelineError(f"refused: {exc}; nothing was written") from None
+    try:
+        utilisation_from_summary(message.summary, what)
+    except ValueError as exc:  # genuine, but useless to the cost model (a device idle the whole window)
+        raise PipelineError(
+            f"{what} is genuine but the cost model cannot use it: {exc}; nothing was written (monitor the device "
+            "under its real load, or give --pid of the service)"
+        ) from None
     return message
 
 
@@ -49,18 +55,27 @@ def fetch_summary(
     broker_url: str, device_id: str, keyring: Keyring, wait_s: float, security: Any = None
 ) -> MonitorSummary:
     """Subscribe to ``device_id``'s monitor topic, take the retained summary, and verify it."""
-    from agent.mqtt_client import broker_security, detach, make_client
-
-    topic = monitor_topic(device_id)
     key = keyring.get(device_id)
     if key is None:
         verified_summary(b"", device_id, None, time.time())  # raises: not enrolled, before any network
-    broker = parse_broker_url(broker_url)
+    payload, problem = _receive(parse_broker_url(broker_url), device_id, wait_s, security)
+    if problem is not None:
+        raise problem
+    return verified_summary(payload, device_id, key, time.time())
+
+
+def _receive(broker: dict, device_id: str, wait_s: float, security: Any) -> tuple[bytes, PipelineError | None]:
+    """The first message on the device's monitor topic, or the error to raise. Returned, not raised, so
+    that no traceback keeps this frame and its client (with paho's socket pair) alive past the call."""
+    from agent.mqtt_client import broker_security, detach, make_client
+
+    topic = monitor_topic(device_id)
     where = f"{broker['host']}:{broker['port']}"
     got: list[bytes] = []
     refused: list[str] = []
     subscribed = threading.Event()
     arrived = threading.Event()
+    closed = threading.Event()
 
     def on_connect(client, userdata, flags, reason_code, properties):  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
@@ -80,28 +95,30 @@ def fetch_summary(
     client_id = "edgeprof-monitor-" + uuid.uuid4().hex[:12]
     client = make_client(broker, client_id, clean_session=True, security=security or broker_security(broker))
     client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
+    client.on_disconnect = lambda *args: closed.set()
     try:
         client.connect(broker["host"], broker["port"], keepalive=30)
     except (OSError, ValueError) as exc:
         detach(client)
-        raise BrokerError(f"cannot reach the MQTT broker at {where}: {exc}: start it, or check --broker") from None
-    client.loop_start()
-    try:
-        if not subscribed.wait(10):
-            raise BrokerError(f"the MQTT broker at {where} did not accept the connection and subscription in 10 s")
-        if refused:
-            raise BrokerError(
-                f"the MQTT broker at {where} refused the connection: {refused[0]} (check --broker-credentials)"
-            )
-        if not arrived.wait(wait_s):
-            raise PipelineError(
-                f"no monitor summary of {device_id} on {where} within {wait_s:g} s: run `edgeprof-agent monitor "
-                f"--broker URL --device-id {device_id}` on the device first (and check that the broker's ACL lets "
-                f"this host read {topic})"
-            )
-    finally:
-        client.disconnect()
-        client.loop_stop()
         client.on_subscribe = None
-        detach(client)
-    return verified_summary(got[0], device_id, key, time.time())
+        return b"", BrokerError(f"cannot reach the MQTT broker at {where}: {exc}: start it, or check --broker")
+    client.loop_start()
+    problem: PipelineError | None = None
+    if not subscribed.wait(10):
+        problem = BrokerError(f"the MQTT broker at {where} did not accept the connection and subscription in 10 s")
+    elif refused:
+        problem = BrokerError(
+            f"the MQTT broker at {where} refused the connection: {refused[0]} (check --broker-credentials)"
+        )
+    elif not arrived.wait(wait_s):
+        problem = PipelineError(
+            f"no monitor summary of {device_id} on {where} within {wait_s:g} s: run `edgeprof-agent monitor "
+            f"--broker URL --device-id {device_id}` on the device first (and check that the broker's ACL lets "
+            f"this host read {topic})"
+        )
+    client.disconnect()
+    closed.wait(5)  # the DISCONNECT written and the socket closed before the loop stops
+    client.loop_stop()
+    client.on_subscribe = None
+    detach(client)
+    return (got[0] if got else b""), problem
