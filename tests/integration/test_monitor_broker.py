@@ -6,6 +6,7 @@ summary is refused, and an unreachable broker leaves the summary on the device's
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,9 +27,11 @@ REPO = Path(__file__).resolve().parents[2]
 DEVICE = "mon-dev"
 
 
-def agent_monitor(broker_url: str, state_dir: Path, cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def agent_monitor(
+    broker_url: str, state_dir: Path, cwd: Path, *extra: str, python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
     cmd = [
-        sys.executable, "-m", "agent.cli", "monitor", "--duration", "1s", "--interval", "200ms",
+        python, "-m", "agent.cli", "monitor", "--duration", "1s", "--interval", "200ms",
         "--broker", broker_url, "--device-id", DEVICE, "--state-dir", str(state_dir), *extra,
     ]  # fmt: skip
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(cwd)}
@@ -145,3 +148,21 @@ def test_an_unreachable_broker_leaves_the_summary_on_the_device_and_fails(
     (kept,) = list((tmp_path / "cwd").glob(f"edgeprof-monitor-{DEVICE}-*.json"))
     assert "cannot reach the MQTT broker" in proc.stderr and f"kept in {kept.name}" in proc.stderr
     assert json.loads(kept.read_text())["samples"] == 5
+
+
+def test_monitor_publishes_from_python_38(broker_process: str, device: tuple[Path, Path], tmp_path: Path) -> None:
+    """JetPack 5 ships Python 3.8: the publishing path must run there, not only parse."""
+    python = os.environ.get("EDGEPROF_TEST_AGENT_PYTHON")
+    if not python:
+        pytest.skip("EDGEPROF_TEST_AGENT_PYTHON is not set (.ci/run makes a Python 3.8 venv with edgeprof[agent])")
+    state, ring = device
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        proc = agent_monitor(broker_process, state, tmp_path / "cwd", "--pid", str(busy.pid), python=python)
+    finally:
+        busy.kill()
+        busy.wait()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = fetch(broker_process, ring, tmp_path / "m.json")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert load_utilisation_summary(tmp_path / "m.json")[0] > 0
