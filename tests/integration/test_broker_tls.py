@@ -130,7 +130,14 @@ def test_monitor_publishes_over_tls_with_the_run_commands_options_and_the_host_f
     base += ["--device-id", "tls-dev", "--state-dir", str(state)]
     repo = Path(__file__).resolve().parents[2]
     env = {"PYTHONPATH": str(repo), "HOME": str(tmp_path)}
-    run = subprocess.run(base + tls, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # an idle machine's figure can be 0
+    try:
+        run = subprocess.run(
+            base + tls + ["--pid", str(busy.pid)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        busy.kill()
+        busy.wait()
     assert run.returncode == 0 and "acknowledged by the broker" in run.stdout, run.stdout + run.stderr
     out = tmp_path / "m.json"
     args = [
