@@ -17,11 +17,17 @@ from agent.cli_options import (
     DEFAULT_CACHE_MAX_BYTES,
     DEFAULT_LOG_BACKUPS,
     DEFAULT_LOG_MAX_BYTES,
-    DEFAULT_STATE_DIR,
     DEVICE_KEY_NAME,
     HOST_KEY_NAME,
-    STATE_DIR_HELP,
     TARGETS_DIR_HELP,
+    broker_ca_option,
+    broker_cert_option,
+    broker_credentials_option,
+    broker_key_option,
+    broker_option,
+    device_id_option,
+    device_key_option,
+    state_dir_option,
 )
 from agent.errors import AgentError
 from agent.power import SENSORS
@@ -68,19 +74,10 @@ def run(
         help="JSON file of these options (keys: the option names with _ for -, as `install` writes it); "
         "an option given here wins over the file.",
     ),
-    broker: str = typer.Option(
-        "mqtt://127.0.0.1:1883",
-        metavar="URL",
-        help="MQTT broker URL: mqtt://host[:port] or mqtts://... (credentials: --broker-credentials or "
-        "$EDGEPROF_MQTT_USERNAME/$EDGEPROF_MQTT_PASSWORD, which, unlike user:pass@ here, no process list shows).",
-    ),
-    device_id: str = typer.Option(
-        None, metavar="ID", help="This device's id in topics and results (default: local-<hostname>)."
-    ),
-    state_dir: Path = typer.Option(DEFAULT_STATE_DIR, metavar="DIR", help=STATE_DIR_HELP),
-    device_key: Optional[Path] = typer.Option(
-        None, metavar="PATH", help="This device's private key (default: DIR/device.key; see `keygen`)."
-    ),
+    broker: str = broker_option("mqtt://127.0.0.1:1883"),
+    device_id: str = device_id_option(),
+    state_dir: Path = state_dir_option(),
+    device_key: Optional[Path] = device_key_option(),
     host_key: Optional[Path] = typer.Option(
         None,
         metavar="PATH",
@@ -95,12 +92,10 @@ def run(
         "--insecure-accept-unsigned",
         help="Run jobs without checking the host's signature. Only for a broker nobody else can publish to.",
     ),
-    broker_credentials: Optional[Path] = typer.Option(
-        None, metavar="FILE", help="File with username=NAME and password=SECRET lines for the broker."
-    ),
-    broker_ca: Optional[Path] = typer.Option(None, metavar="FILE", help="CA certificate to check the broker (TLS)."),
-    broker_cert: Optional[Path] = typer.Option(None, metavar="FILE", help="Client certificate for the broker (TLS)."),
-    broker_key: Optional[Path] = typer.Option(None, metavar="FILE", help="Private key of --broker-cert."),
+    broker_credentials: Optional[Path] = broker_credentials_option(),
+    broker_ca: Optional[Path] = broker_ca_option(),
+    broker_cert: Optional[Path] = broker_cert_option(),
+    broker_key: Optional[Path] = broker_key_option(),
     power: Optional[str] = typer.Option(
         None,
         metavar="NAME",

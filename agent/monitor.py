@@ -153,7 +153,8 @@ class Monitor:
             raise AgentError("no sample was taken: %s" % (gone or "--duration is shorter than one --interval"))
         window_s = end - start
         # a process: its CPU seconds per second (capped at one CPU); the machine: busy over all CPUs' ticks
-        utilisation = min(1.0, cpu_total / window_s) if self.pid is not None else cpu_total / max(capacity, 1e-9)
+        # (the machine's ratio is capped too: busy and total seconds are sums of floats, 1.0000000000003 was seen)
+        utilisation = min(1.0, cpu_total / window_s if self.pid is not None else cpu_total / max(capacity, 1e-9))
         source = (
             "/proc/%d/stat: the process's CPU time over wall time (1 = one CPU the whole time)" % self.pid
             if self.pid is not None

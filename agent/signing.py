@@ -2,7 +2,7 @@
 
 The host signs jobs and acknowledgements with its private key; each device holds only the host's
 public key, so a compromised device can sign nothing in the host's name. Each device signs its
-results, status, job states and refusals with its own private key; the host holds every enrolled
+results, status, job states, refusals and monitor summaries with its own private key; the host holds every enrolled
 device's public key, so a client on the broker without that key cannot answer a job. A signature
 covers the message's type name and its canonical JSON as the receiver decodes it, so a signature
 made for one kind of message (a job state) is never valid for another (a result).

@@ -1,4 +1,4 @@
-"""``edgeprof``: the workstation command (demo, optimize, report, plan, targets, fleet, keygen)."""
+"""``edgeprof``: the workstation command (demo, optimize, report, plan, targets, fleet, monitor-summary, keygen)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import typer
 from agent.readable_cli import ReadableTyper
 from pipeline import __version__
 from pipeline import cli_decision as d
+from pipeline.cli_monitor import monitor_summary
 from pipeline.cli_optimize import demo, optimize
 from pipeline.cli_report import report
 from pipeline.cli_state import state
@@ -105,6 +106,7 @@ app.command()(optimize)
 app.command()(demo)
 app.command()(report)
 app.command(name="plan")(d.plan_command)
+app.command(name="monitor-summary")(monitor_summary)
 
 
 @app.command()

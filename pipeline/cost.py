@@ -339,6 +339,11 @@ def load_utilisation_summary(path: Path) -> tuple[float, str]:
             f"{path}: cannot read the monitor summary ({exc}): give a JSON file like "
             '{"utilisation": 0.2, "window_s": 86400}'
         ) from None
+    return utilisation_from_summary(data, path)
+
+
+def utilisation_from_summary(data: Any, path: Path | str) -> tuple[float, str]:
+    """(utilisation, origin) from a monitor summary already parsed; ``path`` names it in messages."""
     value = data.get("utilisation") if isinstance(data, dict) else None
     if not (is_number(value) and 0 < value <= 1):
         raise ValueError(

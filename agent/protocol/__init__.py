@@ -2,7 +2,7 @@
 
 It owns everything the two ends must agree on, so that they cannot drift: topics and ids
 (:mod:`.topics`), the messages (:mod:`.messages`) and the measurements results carry
-(:mod:`.measurements`), their JSON codec (:mod:`.codec`), artifact kinds
+(:mod:`.measurements`), the monitor-mode summary (:mod:`.monitor`), their JSON codec (:mod:`.codec`), artifact kinds
 and manifests (:mod:`.artifacts`), the evaluation-data layout (:mod:`.eval_data`), the worker's job
 spec (:mod:`.worker_spec`) and the tensor type table (:mod:`.dtypes`). It must stay importable on
 Python 3.8 with the standard library alone (numpy is imported inside the eval-data functions).
@@ -37,10 +37,12 @@ from agent.protocol.messages import (
     ResultAck,
     ResultBatch,
 )
+from agent.protocol.monitor import MonitorSummary, check_monitor_summary
 from agent.protocol.topics import (
     BATCH_WILDCARD,
     JOBSTATE_WILDCARD,
     MAX_PAYLOAD_BYTES,
+    MONITOR_WILDCARD,
     PROTOCOL_VERSION,
     REFUSAL_WILDCARD,
     RESULT_WILDCARD,
@@ -55,6 +57,7 @@ from agent.protocol.topics import (
     job_topic,
     jobstate_topic,
     local_device_id,
+    monitor_topic,
     parse_broker_url,
     refusal_topic,
     result_topic,
@@ -77,6 +80,10 @@ __all__ = [
     "refusal_topic",
     "MANIFEST_MEDIA_TYPE",
     "MAX_PAYLOAD_BYTES",
+    "MONITOR_WILDCARD",
+    "MonitorSummary",
+    "check_monitor_summary",
+    "monitor_topic",
     "PROTOCOL_VERSION",
     "RESULT_WILDCARD",
     "STATUS_WILDCARD",

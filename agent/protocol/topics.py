@@ -9,9 +9,10 @@ Topics (MQTT 3.1.1; the ``+`` wildcard is the device id)::
     edgeprof/v1/devices/<id>/acks      host -> agent, signed ResultAck bound to <id>, QoS 1
     edgeprof/v1/devices/<id>/jobstate  agent -> host, signed JobState (accepted, running, failed...), QoS 1
     edgeprof/v1/devices/<id>/refusals  agent -> host, signed Refusal (bad signature, disk full...), QoS 1
+    edgeprof/v1/devices/<id>/monitor   agent -> host, signed MonitorSummary (``monitor --broker``), QoS 1, retained
 
 A device publishes only under its own ``<id>`` and reads only its own jobs and acks: the broker's
-ACL can say so with one pattern per topic (``scripts/mosquitto/acl``).
+ACL can say so with one pattern per topic (``scripts/mosquitto/edgeprof.acl``).
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ def refusal_topic(device_id: str) -> str:
     return device_topic(device_id, "refusals")
 
 
+def monitor_topic(device_id: str) -> str:
+    return device_topic(device_id, "monitor")
+
+
 def parse_broker_url(url: str) -> Dict[str, Any]:
     """mqtt://[user:pass@]host[:port] or mqtts://... -> connection settings."""
     parsed = urlparse(url if "://" in url else "mqtt://" + url)
@@ -110,6 +115,7 @@ RESULT_WILDCARD = "%s/devices/+/results" % TOPIC_ROOT
 BATCH_WILDCARD = "%s/devices/+/batches" % TOPIC_ROOT
 JOBSTATE_WILDCARD = "%s/devices/+/jobstate" % TOPIC_ROOT
 REFUSAL_WILDCARD = "%s/devices/+/refusals" % TOPIC_ROOT
+MONITOR_WILDCARD = "%s/devices/+/monitor" % TOPIC_ROOT
 
 
 def device_id_from_topic(topic: str) -> str:

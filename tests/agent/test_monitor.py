@@ -87,11 +87,6 @@ def test_the_summary_round_trips_into_edgeprof_report(tmp_path: Path, spinner: i
     assert all(c["utilisation_origin"].startswith(f"monitor summary {path} over") for c in costs)
 
 
-def test_broker_publishing_is_refused_as_not_yet_done(tmp_path: Path) -> None:
-    result = CliRunner().invoke(agent_app, ["monitor", "--duration", "1s", "--broker", "mqtt://127.0.0.1:1"])
-    assert result.exit_code == 2 and "not implemented yet" in result.output
-
-
 def test_write_summary_is_json_and_atomic(tmp_path: Path) -> None:
     text = write_summary({"utilisation": 0.5, "window_s": 1.0}, tmp_path / "s.json")
     assert json.loads((tmp_path / "s.json").read_text()) == json.loads(text)

@@ -139,3 +139,30 @@ def test_a_device_cannot_speak_or_listen_in_another_devices_name(secured, tmp_pa
             detach(c)
         host.close()
         db.close()
+
+
+def test_a_device_publishes_its_own_monitor_summary_only_and_only_the_host_reads_them(secured, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from agent.monitor_publish import MonitorPublisher
+    from pipeline.errors import PipelineError
+    from pipeline.monitor_fetch import fetch_summary
+
+    url, creds = secured
+    key_a = create_private_key(tmp_path / "a.key")
+    keyring = Keyring(tmp_path / "devices")
+    keyring.add("dev-a", key_a.public)
+    keyring.add("dev-b", create_private_key(tmp_path / "b.key").public)
+    sec = {
+        u: broker_security(parse_broker_url(url), creds / f"{u}.credentials")
+        for u in ("edgeprof-host", "dev-a", "dev-b")
+    }
+    summary = {"utilisation": 0.3, "window_s": 60.0, "samples": 60, "source": "/proc/stat"}
+
+    MonitorPublisher(url, "dev-a", key_a, sec["dev-a"], timeout_s=10).publish(summary)
+    assert fetch_summary(url, "dev-a", keyring, 5, sec["edgeprof-host"]).summary == summary
+    # another device cannot read it (the ACL gives devices no read on monitor topics)
+    with pytest.raises(PipelineError, match="no monitor summary of dev-a"):
+        fetch_summary(url, "dev-a", keyring, 1, sec["dev-b"])
+    # dev-a in dev-b's name: MQTT 3.1.1 has no way to say no, so Mosquitto acknowledges and drops it
+    MonitorPublisher(url, "dev-b", key_a, sec["dev-a"], timeout_s=10).publish(dict(summary, utilisation=0.01))
+    with pytest.raises(PipelineError, match="no monitor summary of dev-b"):
+        fetch_summary(url, "dev-b", keyring, 1, sec["edgeprof-host"])

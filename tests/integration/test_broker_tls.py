@@ -108,3 +108,55 @@ def test_the_host_connects_with_a_ca_and_a_client_certificate_and_not_without(tl
         no_cert.connect(timeout_s=3)
     no_cert.close()
     db.close()
+
+
+def test_monitor_publishes_over_tls_with_the_run_commands_options_and_the_host_fetches_it(
+    tls_broker, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import sys
+
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app as host_app
+
+    url, certs = tls_broker
+    tls = ["--broker-ca", str(certs / "ca.crt"), "--broker-cert", str(certs / "client.crt")]
+    tls += ["--broker-key", str(certs / "client.key")]
+    state = tmp_path / "state"
+    create_private_key(state / "device.key")
+    Keyring(tmp_path / "ring").enrol("tls-dev", state / "device.key.pub")
+    base = [sys.executable, "-m", "agent.cli", "monitor", "--duration", "0.4s", "--interval", "200ms", "--broker", url]
+    base += ["--device-id", "tls-dev", "--state-dir", str(state)]
+    repo = Path(__file__).resolve().parents[2]
+    env = {"PYTHONPATH": str(repo), "HOME": str(tmp_path)}
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # an idle machine's figure can be 0
+    try:
+        run = subprocess.run(
+            base + tls + ["--pid", str(busy.pid)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        busy.kill()
+        busy.wait()
+    assert run.returncode == 0 and "acknowledged by the broker" in run.stdout, run.stdout + run.stderr
+    out = tmp_path / "m.json"
+    args = [
+        "monitor-summary",
+        "--broker",
+        url,
+        "--device",
+        "tls-dev",
+        "--out",
+        str(out),
+        "--keyring",
+        str(tmp_path / "ring"),
+    ]
+    result = CliRunner().invoke(host_app, args + tls)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["samples"] == 2
+    # without the client certificate the handshake fails: the summary stays in a file, exit 1
+    no_cert = subprocess.run(
+        base + tls[:2] + ["--publish-timeout", "5"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert no_cert.returncode == 1 and "not published" in no_cert.stderr, no_cert.stdout + no_cert.stderr
+    assert len(list(tmp_path.glob("edgeprof-monitor-tls-dev-*.json"))) == 1
