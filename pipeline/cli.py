@@ -47,10 +47,6 @@ from pipeline.cli_fleet import app as _fleet_app  # noqa: E402 - after the app i
 
 app.add_typer(_fleet_app, name="fleet", help="Enrol devices and list the fleet the broker knows.")
 
-from pipeline.cli_fleet import app as _fleet_app  # noqa: E402 - after the app it is mounted on
-
-app.add_typer(_fleet_app, name="fleet", help="Enrol devices and list the fleet the broker knows.")
-
 
 def _print_version(value: bool) -> None:
     if value:
