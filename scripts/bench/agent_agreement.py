@@ -41,6 +41,7 @@ from agent.runtimes import LocalArtifact  # noqa: E402
 from agent.runtimes.ort_runtime import ORTRuntime  # noqa: E402
 from agent.runtimes.ov_runtime import OVRuntime  # noqa: E402
 from pipeline.demo_model import DEMO_MODEL_PATH  # noqa: E402
+from pipeline.repeats import median_interval  # noqa: E402
 
 MNIST = REPO.parent / "shared" / "eval" / "mnist-cnn" / "mnist-cnn.onnx"
 BENCHMARK_APP = Path(sys.executable).with_name("benchmark_app")
@@ -103,12 +104,16 @@ def bare_loop(infer: Callable, feeds: list[dict[str, np.ndarray]], batch: int, s
     return n * batch / (perf() - start)
 
 
-def benchmark_app(ir: Path, shape: str, seconds: float, hint: str, nireq: int, streams: int, threads: int) -> float:
-    """benchmark_app with the hint; the streams and threads its compiled model reports must be the ones the
-    agent's reported (benchmark_app refuses -nstreams/-nthreads beside -hint, so they are checked, not set)."""
+def benchmark_app(
+    ir: Path, data: tuple[str, str], seconds: float, hint: str, nireq: int, streams: int, threads: int
+) -> float:
+    """benchmark_app with the hint, on the agent's inputs (``data``: the -data_shape and -i arguments);
+    the streams and threads its compiled model reports must be the ones the agent's reported
+    (benchmark_app refuses -nstreams/-nthreads beside -hint, so they are checked, not set)."""
+    shape, inputs = data
     api = "sync" if hint == "latency" else "async"
     cmd = [str(BENCHMARK_APP), "-m", str(ir), "-d", "CPU", "-hint", hint, "-t", str(round(seconds)), "-api", api]
-    cmd += ["-data_shape", shape, "-inference_only", "true", "-nireq", str(nireq)]
+    cmd += ["-data_shape", shape, "-i", inputs, "-inference_only", "true", "-nireq", str(nireq)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     found = re.search(r"Throughput:\s+([0-9.]+) FPS", proc.stdout)
     if proc.returncode != 0 or not found:
@@ -119,6 +124,18 @@ def benchmark_app(ir: Path, shape: str, seconds: float, hint: str, nireq: int, s
     return float(found.group(1))
 
 
+def bapp_data(feeds: list[dict[str, np.ndarray]], folder: Path) -> tuple[str, str]:
+    """benchmark_app's -data_shape and -i for the agent's first prepared batch, saved as .npy: the
+    model's speed depends on its input values (on the demo CNN, benchmark_app's own random fill,
+    uniform 0..255, ran about 10% faster than standard-normal inputs), so both get the same ones."""
+    if len(feeds[0]) != 1:
+        raise SystemExit("agent_agreement.py compares single-input models only")
+    ((name, array),) = feeds[0].items()
+    path = folder / f"{name}-{'x'.join(map(str, array.shape))}-{id(feeds)}.npy"
+    np.save(path, array)
+    return "[" + ",".join(str(d) for d in array.shape) + "]", f"{name}:{path}"
+
+
 def to_ir(model: Path, folder: Path) -> Path:
     import openvino as ov
 
@@ -127,25 +144,25 @@ def to_ir(model: Path, folder: Path) -> Path:
     return xml
 
 
-def comparisons(path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, shape, s):  # type: ignore[no-untyped-def]
+def comparisons(path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, data, s, ov_s):  # type: ignore[no-untyped-def]
     """(name, (agent run), (reference run)) of every comparison for one model and batch size; a run is
     (configuration name, function, arguments)."""
     lat, tput = ov_lat.settings(), ov_tput.settings()
     ort_agent = ("ort agent", agent_window, (ort_rt, feeds, batch, s))
     plain = ("ort plain loop", plain_ort_loop, (path, ORT_OPTIONS, feeds, batch, s))
-    bapp_lat = (ir, shape, s, "latency", 1, lat["num_streams"], lat["inference_num_threads"])
-    bapp_tput = (ir, shape, s, "throughput", nireq, tput["num_streams"], tput["inference_num_threads"])
+    bapp_lat = (ir, data, ov_s, "latency", 1, lat["num_streams"], lat["inference_num_threads"])
+    bapp_tput = (ir, data, ov_s, "throughput", nireq, tput["num_streams"], tput["inference_num_threads"])
     return [
         ("ort agent / ort plain loop", ort_agent, plain),
         ("ort agent / ort bare loop", ort_agent, ("ort bare loop", bare_loop, (ort_rt.infer, feeds, batch, s))),
         (
             "ov agent latency / benchmark_app latency",
-            ("ov agent latency", agent_window, (ov_lat, feeds, batch, s)),
+            ("ov agent latency", agent_window, (ov_lat, feeds, batch, ov_s)),
             ("benchmark_app latency", benchmark_app, bapp_lat),
         ),
         (
             "ov agent throughput / benchmark_app throughput",
-            ("ov agent throughput", agent_window, (ov_tput, feeds, batch, s, nireq)),
+            ("ov agent throughput", agent_window, (ov_tput, feeds, batch, ov_s, nireq)),
             ("benchmark_app throughput", benchmark_app, bapp_tput),
         ),
     ]
@@ -181,6 +198,14 @@ def wait_quiet(limit_s: float) -> float:
     return os.getloadavg()[0]
 
 
+def interval_text(values: list[float]) -> str:
+    """The distribution-free interval for the median ratio (pipeline/repeats.py: order statistics)."""
+    if len(values) < 2:
+        return "–"
+    low, high, cover = median_interval(values)
+    return f"{low:.3f}–{high:.3f} ({cover:.0%})"
+
+
 def spread(values: list[float]) -> str:
     med = statistics.median(values)
     return f"{(max(values) - min(values)) / med * 100:.1f}%" if med else "–"
@@ -190,6 +215,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=2, help="window length (whole seconds: benchmark_app -t)")
+    parser.add_argument(
+        "--ov-seconds",
+        type=int,
+        default=6,
+        help="window length of the OpenVINO comparisons (benchmark_app has no warm-up: a longer window dilutes "
+        "its cold start)",
+    )
+    parser.add_argument("--only", default="", help="run only the comparisons whose name contains this text")
     parser.add_argument("--retries", type=int, default=3, help="runs of a pair again when another process took CPU")
     parser.add_argument("--wait-quiet", type=float, default=0.0, help="wait up to this long for load < 1")
     parser.add_argument("--out", type=Path, default=REPO / "scripts" / "bench" / "agent_agreement.md")
@@ -220,15 +253,16 @@ def main() -> int:
         settings_seen[label] = {"ov latency": ov_lat.settings(), "ov throughput": ov_tput.settings(), "nireq": nireq}
         for batch in (1, 8):
             feeds = random_inputs(ort_rt, batch)
-            shape = "[" + ",".join(str(d) for d in next(iter(feeds[0].values())).shape) + "]"
-            setups.append((label, path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, shape))
+            setups.append((label, path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, bapp_data(feeds, folder)))
 
     retried = 0
     for r in range(args.rounds):
-        for label, path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, shape in setups:
+        for label, path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, data in setups:
             for name, agent, reference in comparisons(
-                path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, shape, args.seconds
+                path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, data, args.seconds, args.ov_seconds
             ):
+                if args.only not in name:
+                    continue
                 pair = [agent, reference] if r % 2 == 0 else [reference, agent]  # A, B then B, A: no position bias
                 for attempt in range(args.retries + 1):
                     load = ForeignLoad()
@@ -241,38 +275,45 @@ def main() -> int:
                 ratios.setdefault((label, batch, name), []).append(got[agent[0]] / got[reference[0]])
         print(f"round {r + 1}/{args.rounds} done", flush=True)
 
-    load_after = os.getloadavg()[0]
     lines = [
         "# Agent agreement with plain ONNX Runtime, a bare loop and benchmark_app (issue 8)",
         "",
         f"Measured {started:%Y-%m-%d %H:%M} UTC by `python3 scripts/bench/agent_agreement.py --rounds {args.rounds} "
-        f"--seconds {args.seconds:g}`: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
+        f"--seconds {args.seconds:g} --ov-seconds {args.ov_seconds:g}`: "
+        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
         f"Python {platform.python_version()}, ONNX Runtime {ORTRuntime.version()}, OpenVINO {OVRuntime.version()}. "
-        f"Load average (1 min) {load_before:.2f} before and {load_after:.2f} after"
+        f"Load average (1 min) {load_before:.2f} before"
         + (
             " — **the machine was not quiet**: other processes shared its CPUs, so single figures are noisy "
             "and the interleaved ratios are what count."
-            if max(load_before, load_after) >= 1
-            else "."
+            if load_before >= 1
+            else " (during the run the benchmark itself keeps both CPUs busy; other processes' CPU time is "
+            "checked per pair, below)."
         ),
         "",
         "Each round runs every comparison as an adjacent pair, agent then reference, and the other way round "
         "in the next round (A, B then B, A); a pair during which other processes took more than "
         f"{FOREIGN_LIMIT:.0%} of a CPU (whole-machine /proc/stat busy time less this process's and its "
         f"children's CPU time) is run again, up to {args.retries} times: {retried} pair(s) were. A window is "
-        f"{args.seconds:g} s after {WARMUP_S:g} s of warm-up (the agent's window may extend toward 1000 queries). "
+        f"{args.seconds:g} s for ONNX Runtime and {args.ov_seconds:g} s for OpenVINO, after {WARMUP_S:g} s of warm-up "
+        "in the agent and the loops (the agent's window may extend toward 1000 queries). "
         f"ONNX Runtime: {threads} intra-op threads, 1 inter-op, in both the agent and the plain loop. OpenVINO: "
         "the same FP32 IR; LATENCY hint with 1 synchronous request, THROUGHPUT hint with the compiled model's "
         "optimal number of requests in flight (AsyncInferQueue in the agent, `-api async -nireq` in benchmark_app); "
         "benchmark_app's compiled model reported the same streams and threads as the agent's (checked per run), "
-        "`-inference_only true` and `-data_shape` (the model keeps its dynamic batch axis, as in the agent). "
+        "`-inference_only true`, `-data_shape` (the model keeps its dynamic batch axis, as in the agent) and `-i` "
+        "with the agent's first prepared batch as a .npy file: the speed of these models depends on the input "
+        "values, and benchmark_app's own random fill (uniform 0..255) ran the demo CNN about 10% faster than the "
+        "standard-normal inputs both get here. Inference precision is the plugin's default in both. "
         "benchmark_app runs one inference before its timed loop and no warm-up: a cold start the agent's "
-        f"{WARMUP_S:g} s warm-up does not have.",
+        f"{WARMUP_S:g} s warm-up does not have, which cost benchmark_app 3-5% of a 2 s window on the MNIST CNN "
+        "(-t 2 against -t 6, same machine); the OpenVINO windows are longer so that it weighs less.",
         "",
         "## Ratios (agent / reference, per round)",
         "",
-        "| model | batch | comparison | median ratio | min | max | target | result |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | batch | comparison | median ratio | interval for the median (coverage) | min | max | target "
+        "| result |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     verdicts = []
     for (label, batch, comparison), values in ratios.items():
@@ -283,7 +324,8 @@ def main() -> int:
             target, ok = f"{1 - AGREEMENT:.2f}–{1 + AGREEMENT:.2f}", abs(med - 1) <= AGREEMENT
         verdicts.append(ok)
         lines.append(
-            f"| {label} | {batch} | {comparison} | {med:.3f} | {min(values):.3f} | {max(values):.3f} | {target} | "
+            f"| {label} | {batch} | {comparison} | {med:.3f} | {interval_text(values)} | {min(values):.3f} | "
+            f"{max(values):.3f} | {target} | "
             f"{'PASS' if ok else 'FAIL'} |"
         )
     lines += [
@@ -308,7 +350,8 @@ def main() -> int:
     for label, seen in settings_seen.items():
         lat, tput = seen["ov latency"], seen["ov throughput"]  # type: ignore[index]
         lines.append(
-            f"- {label}: latency hint {lat['num_streams']} stream(s), {lat['inference_num_threads']} threads; "
+            f"- {label}: inference precision {lat.get('inference_precision')}; "
+            f"latency hint {lat['num_streams']} stream(s), {lat['inference_num_threads']} threads; "
             f"throughput hint {tput['num_streams']} stream(s), {tput['inference_num_threads']} threads, "
             f"{seen['nireq']} requests in flight"  # type: ignore[index]
         )
