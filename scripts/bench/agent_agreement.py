@@ -104,24 +104,51 @@ def bare_loop(infer: Callable, feeds: list[dict[str, np.ndarray]], batch: int, s
     return n * batch / (perf() - start)
 
 
-def benchmark_app(
-    ir: Path, data: tuple[str, str], seconds: float, hint: str, nireq: int, streams: int, threads: int
-) -> float:
-    """benchmark_app with the hint, on the agent's inputs (``data``: the -data_shape and -i arguments);
-    the streams and threads its compiled model reports must be the ones the agent's reported
-    (benchmark_app refuses -nstreams/-nthreads beside -hint, so they are checked, not set)."""
+BAPP_LEAD_S = 2  # the short benchmark_app run whose count is taken off the long one's (its cold start)
+
+
+def benchmark_app_run(ir: Path, data: tuple[str, str], seconds: int, hint: str, nireq: int) -> tuple[int, float, str]:
+    """One benchmark_app run: (iterations, duration in seconds, its output)."""
     shape, inputs = data
     api = "sync" if hint == "latency" else "async"
-    cmd = [str(BENCHMARK_APP), "-m", str(ir), "-d", "CPU", "-hint", hint, "-t", str(round(seconds)), "-api", api]
+    cmd = [str(BENCHMARK_APP), "-m", str(ir), "-d", "CPU", "-hint", hint, "-t", str(seconds), "-api", api]
     cmd += ["-data_shape", shape, "-i", inputs, "-inference_only", "true", "-nireq", str(nireq)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    found = re.search(r"Throughput:\s+([0-9.]+) FPS", proc.stdout)
-    if proc.returncode != 0 or not found:
+    count = re.search(r"Count:\s+(\d+) iterations", proc.stdout)
+    duration = re.search(r"Duration:\s+([0-9.]+) ms", proc.stdout)
+    if proc.returncode != 0 or not count or not duration:
         raise RuntimeError(f"benchmark_app failed: {(proc.stdout + proc.stderr)[-800:]}")
-    ran = {k: int(v) for k, v in re.findall(r"\b(NUM_STREAMS|INFERENCE_NUM_THREADS): (\d+)", proc.stdout)}
+    return int(count.group(1)), float(duration.group(1)) / 1000, proc.stdout
+
+
+def benchmark_app(
+    ir: Path,
+    data: tuple[str, str],
+    seconds: float,
+    hint: str,
+    nireq: int,
+    streams: int,
+    threads: int,
+    steady: bool = False,
+) -> float:
+    """benchmark_app's rate with the hint, on the agent's inputs (``data``: the -data_shape and -i
+    arguments); the streams and threads its compiled model reports must be the agent's (benchmark_app
+    refuses -nstreams/-nthreads beside -hint, so they are checked, not set).
+
+    benchmark_app has no warm-up: its timed loop starts on a cold compiled model, which cost it 3-5%
+    of a 2 s window here. With ``steady`` it runs twice, for :data:`BAPP_LEAD_S` and for that plus
+    ``seconds``, and the rate is the difference of its own counts over the difference of its own
+    durations: its loop's throughput over the last ``seconds``, cold start taken off, as the agent's
+    window comes after a warm-up. Otherwise it is the rate benchmark_app reports for one run."""
+    batch = int(data[0].strip("[]").split(",")[0])
+    short_n, short_s = 0, 0.0
+    if steady:
+        short_n, short_s, _ = benchmark_app_run(ir, data, BAPP_LEAD_S, hint, nireq)
+    long_n, long_s, out = benchmark_app_run(ir, data, (BAPP_LEAD_S if steady else 0) + round(seconds), hint, nireq)
+    ran = {k: int(v) for k, v in re.findall(r"\b(NUM_STREAMS|INFERENCE_NUM_THREADS): (\d+)", out)}
     if ran != {"NUM_STREAMS": int(streams), "INFERENCE_NUM_THREADS": int(threads)}:
         raise RuntimeError(f"benchmark_app ran {ran}, the agent {streams} stream(s) and {threads} thread(s)")
-    return float(found.group(1))
+    return batch * (long_n - short_n) / (long_s - short_s)
 
 
 def bapp_data(feeds: list[dict[str, np.ndarray]], folder: Path) -> tuple[str, str]:
@@ -144,14 +171,14 @@ def to_ir(model: Path, folder: Path) -> Path:
     return xml
 
 
-def comparisons(path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, data, s, ov_s):  # type: ignore[no-untyped-def]
+def comparisons(path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, data, s, ov_s, steady):  # type: ignore[no-untyped-def]
     """(name, (agent run), (reference run)) of every comparison for one model and batch size; a run is
     (configuration name, function, arguments)."""
     lat, tput = ov_lat.settings(), ov_tput.settings()
     ort_agent = ("ort agent", agent_window, (ort_rt, feeds, batch, s))
     plain = ("ort plain loop", plain_ort_loop, (path, ORT_OPTIONS, feeds, batch, s))
-    bapp_lat = (ir, data, ov_s, "latency", 1, lat["num_streams"], lat["inference_num_threads"])
-    bapp_tput = (ir, data, ov_s, "throughput", nireq, tput["num_streams"], tput["inference_num_threads"])
+    bapp_lat = (ir, data, ov_s, "latency", 1, lat["num_streams"], lat["inference_num_threads"], steady)
+    bapp_tput = (ir, data, ov_s, "throughput", nireq, tput["num_streams"], tput["inference_num_threads"], steady)
     return [
         ("ort agent / ort plain loop", ort_agent, plain),
         ("ort agent / ort bare loop", ort_agent, ("ort bare loop", bare_loop, (ort_rt.infer, feeds, batch, s))),
@@ -222,6 +249,12 @@ def main() -> int:
         help="window length of the OpenVINO comparisons (benchmark_app has no warm-up: a longer window dilutes "
         "its cold start)",
     )
+    parser.add_argument(
+        "--bapp-steady",
+        action="store_true",
+        help=f"benchmark_app's figure without its cold start: run it for -t {BAPP_LEAD_S} and for -t "
+        f"{BAPP_LEAD_S}+--ov-seconds, and take the difference of its counts over the difference of its durations",
+    )
     parser.add_argument("--only", default="", help="run only the comparisons whose name contains this text")
     parser.add_argument("--retries", type=int, default=3, help="runs of a pair again when another process took CPU")
     parser.add_argument("--wait-quiet", type=float, default=0.0, help="wait up to this long for load < 1")
@@ -259,7 +292,18 @@ def main() -> int:
     for r in range(args.rounds):
         for label, path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, data in setups:
             for name, agent, reference in comparisons(
-                path, batch, ort_rt, ov_lat, ov_tput, nireq, ir, feeds, data, args.seconds, args.ov_seconds
+                path,
+                batch,
+                ort_rt,
+                ov_lat,
+                ov_tput,
+                nireq,
+                ir,
+                feeds,
+                data,
+                args.seconds,
+                args.ov_seconds,
+                args.bapp_steady,
             ):
                 if args.only not in name:
                     continue
@@ -279,7 +323,7 @@ def main() -> int:
         "# Agent agreement with plain ONNX Runtime, a bare loop and benchmark_app (issue 8)",
         "",
         f"Measured {started:%Y-%m-%d %H:%M} UTC by `python3 scripts/bench/agent_agreement.py --rounds {args.rounds} "
-        f"--seconds {args.seconds:g} --ov-seconds {args.ov_seconds:g}`: "
+        f"--seconds {args.seconds:g} --ov-seconds {args.ov_seconds:g}{' --bapp-steady' if args.bapp_steady else ''}`: "
         f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
         f"Python {platform.python_version()}, ONNX Runtime {ORTRuntime.version()}, OpenVINO {OVRuntime.version()}. "
         f"Load average (1 min) {load_before:.2f} before"
@@ -305,9 +349,16 @@ def main() -> int:
         "with the agent's first prepared batch as a .npy file: the speed of these models depends on the input "
         "values, and benchmark_app's own random fill (uniform 0..255) ran the demo CNN about 10% faster than the "
         "standard-normal inputs both get here. Inference precision is the plugin's default in both. "
-        "benchmark_app runs one inference before its timed loop and no warm-up: a cold start the agent's "
-        f"{WARMUP_S:g} s warm-up does not have, which cost benchmark_app 3-5% of a 2 s window on the MNIST CNN "
-        "(-t 2 against -t 6, same machine); the OpenVINO windows are longer so that it weighs less.",
+        "benchmark_app runs one inference before its timed loop and no warm-up, a cold start the agent's "
+        f"{WARMUP_S:g} s warm-up does not have (it cost benchmark_app 3-5% of a 2 s window on the MNIST CNN, "
+        "-t 2 against -t 6"
+        + (
+            f"): so benchmark_app runs twice per figure, -t {BAPP_LEAD_S} and -t {BAPP_LEAD_S}+{args.ov_seconds:g}, "
+            "and its figure is the difference of the two runs' reported counts (iterations × batch) over the "
+            f"difference of their reported durations: its own loop's rate over its last {args.ov_seconds:g} s."
+            if args.bapp_steady
+            else "): the OpenVINO windows are longer so that it weighs less (`--bapp-steady` takes it off instead)."
+        ),
         "",
         "## Ratios (agent / reference, per round)",
         "",
